@@ -1,0 +1,286 @@
+//! The command line: parses arguments, calls the library, prints through the
+//! [`Printer`] and maps the outcome to an exit code. No release logic lives here.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use serde::{Deserialize, Serialize};
+
+use crate::cloud::{AwsCloud, ConnectOptions};
+use crate::output::{OutputFormat, Printer};
+use crate::plan::{self, Plan};
+use crate::spec::{self, ListenerRef, Spec, Variables};
+use crate::{discovery, Error, Result};
+
+/// Exit codes, documented in the README.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Done; for `plan --detailed-exitcode`, no changes.
+    Success = 0,
+    /// Something failed; nothing more was changed.
+    Failure = 1,
+    /// `plan --detailed-exitcode`: there are changes.
+    Changes = 2,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(exit: Exit) -> Self {
+        ExitCode::from(exit as u8)
+    }
+}
+
+/// Blue/green releases of EC2 fleets behind an Application Load Balancer.
+#[derive(Debug, Parser)]
+#[command(name = "bluegreen", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args)]
+struct GlobalArgs {
+    /// AWS region (else the spec's `region`, then AWS_REGION or the profile).
+    #[arg(long, global = true, value_name = "REGION")]
+    region: Option<String>,
+    /// AWS profile from the shared config files.
+    #[arg(long, global = true, value_name = "NAME")]
+    profile: Option<String>,
+    /// Send every AWS call to this endpoint (an emulator, a proxy); AWS_ENDPOINT_URL works too.
+    #[arg(long, global = true, value_name = "URL")]
+    endpoint_url: Option<String>,
+    /// Attempts per AWS call, retries included (default 3; AWS_MAX_ATTEMPTS works too).
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=20))]
+    max_attempts: Option<u32>,
+    /// Results as text for people or as JSON for jobs.
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Human)]
+    output: OutputFormat,
+    /// No colours (NO_COLOR works too).
+    #[arg(long, global = true)]
+    no_color: bool,
+    /// More detail on stderr.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+}
+
+#[derive(Debug, Args)]
+struct SpecArgs {
+    /// The spec file (JSON).
+    #[arg(value_name = "SPEC")]
+    spec: PathBuf,
+    /// Set a variable, `NAME=VALUE` (repeatable); beats BLUEGREEN_VAR_NAME and the spec's default.
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = Variables::parse_assignment)]
+    vars: Vec<(String, String)>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check a spec, its variables and modules, without calling AWS.
+    Validate(SpecArgs),
+    /// Show what `apply` would change, reading AWS but changing nothing.
+    Plan {
+        #[command(flatten)]
+        spec: SpecArgs,
+        /// Save the plan (with a fingerprint of what it saw) for `apply FILE`.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Exit 0 when there are no changes, 2 when there are, 1 on error.
+        #[arg(long)]
+        detailed_exitcode: bool,
+    },
+}
+
+/// Parses the command line and runs it; the whole of `main`.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let printer = Printer::new(cli.global.output, cli.global.no_color, cli.global.verbose);
+    init_tracing(cli.global.verbose);
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            printer.error(&format!("cannot start the async runtime: {err}"));
+            return Exit::Failure.into();
+        }
+    };
+    match runtime.block_on(run(cli, &printer)) {
+        Ok(exit) => exit.into(),
+        Err(err) => {
+            printer.error(&err);
+            Exit::Failure.into()
+        }
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    let level = match verbose {
+        0 => "off",
+        1 => "bluegreen=debug",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BLUEGREEN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn run(cli: Cli, printer: &Printer) -> Result<Exit> {
+    match cli.command {
+        Command::Validate(args) => validate(&args, printer),
+        Command::Plan {
+            spec,
+            out,
+            detailed_exitcode,
+        } => {
+            let spec = load_spec(&spec)?;
+            let cloud = connect(&cli.global, Some(&spec)).await?;
+            let progress = printer.spinner("reading the app's state from AWS");
+            let observed = discovery::observe(&cloud, &spec.app, Some(&spec.traffic)).await;
+            progress.finish_and_clear();
+            let plan = plan::plan(&spec, &observed?);
+            printer.text(&plan::render::render(&plan, printer.color()));
+            printer.json(&plan);
+            if let Some(path) = out {
+                SavedPlan::new(plan.clone(), spec).write(&path)?;
+                printer.info(&format!(
+                    "Saved the plan to `{}`: `bluegreen apply {}` carries it out if AWS has not changed since.",
+                    path.display(),
+                    path.display()
+                ));
+            }
+            if !plan.blockers.is_empty() {
+                return Err(Error::Usage(format!("the plan cannot be applied: {}", plan.blockers.join("; "))));
+            }
+            Ok(match (detailed_exitcode, plan.is_empty()) {
+                (true, false) => Exit::Changes,
+                _ => Exit::Success,
+            })
+        }
+    }
+}
+
+fn load_spec(args: &SpecArgs) -> Result<Spec> {
+    Ok(spec::load(&args.spec, &Variables::from_cli(args.vars.clone()))?)
+}
+
+fn validate(args: &SpecArgs, printer: &Printer) -> Result<Exit> {
+    let spec = load_spec(args)?;
+    printer.text(&format!(
+        "`{}` is valid: app `{}`, release `{}`, {} instance(s), {} listener(s), {} rule(s), steps {:?}.",
+        args.spec.display(),
+        spec.app,
+        spec.release,
+        spec.instances.count,
+        spec.traffic.listeners.len(),
+        spec.traffic.rules.len(),
+        spec.rollout.steps,
+    ));
+    printer.json(&serde_json::json!({
+        "valid": true,
+        "app": spec.app,
+        "release": spec.release,
+        "target_group": spec::naming::target_group_name(&spec.app, &spec.release),
+        "user_data": spec.instances.user_data_digest(),
+    }));
+    Ok(Exit::Success)
+}
+
+/// Connects to AWS; the region is `--region`, else the spec's, else the SDK's environment.
+async fn connect(global: &GlobalArgs, spec: Option<&Spec>) -> Result<AwsCloud> {
+    let region = global
+        .region
+        .clone()
+        .or_else(|| spec.and_then(|s| s.region.clone()));
+    if let (Some(region), Some(spec)) = (&region, spec) {
+        check_listener_regions(spec, region)?;
+    }
+    AwsCloud::connect(&ConnectOptions {
+        region,
+        profile: global.profile.clone(),
+        endpoint_url: global.endpoint_url.clone(),
+        max_attempts: global.max_attempts,
+    })
+    .await
+}
+
+/// A listener ARN from another region would only fail later as "not found".
+fn check_listener_regions(spec: &Spec, region: &str) -> Result<()> {
+    let arns = spec
+        .traffic
+        .listeners
+        .iter()
+        .chain(spec.traffic.test_listener.iter())
+        .filter_map(|l| match l {
+            ListenerRef::Arn(arn) => Some(arn.as_str()),
+            ListenerRef::Port { .. } => None,
+        })
+        .chain(spec.traffic.rules.iter().map(String::as_str));
+    for arn in arns {
+        if let Some(arn_region) = arn.split(':').nth(3) {
+            if arn_region != region {
+                return Err(Error::Usage(format!(
+                    "`{arn}` is in region `{arn_region}` but the region in use is `{region}`: pass `--region {arn_region}` or fix the ARN"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What `plan --out` writes: the plan and the resolved spec it was made from.
+///
+/// Like Terraform's saved plans, the file holds the spec's values, user data
+/// included, so it is written readable by its owner only.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SavedPlan {
+    pub format: String,
+    pub plan: Plan,
+    pub spec: Spec,
+}
+
+const SAVED_PLAN_FORMAT: &str = "bluegreen-plan/1";
+
+impl SavedPlan {
+    pub fn new(plan: Plan, spec: Spec) -> Self {
+        Self {
+            format: SAVED_PLAN_FORMAT.to_string(),
+            plan,
+            spec,
+        }
+    }
+
+    pub fn write(&self, path: &Path) -> Result<()> {
+        use std::io::Write;
+        let json = serde_json::to_vec_pretty(self).map_err(|err| Error::Usage(err.to_string()))?;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let write_error = |source| Error::WriteFile {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut file = options.open(path).map_err(write_error)?;
+        file.write_all(&json).map_err(write_error)?;
+        file.write_all(b"\n").map_err(write_error)
+    }
+
+    pub fn read(path: &Path) -> Result<Self> {
+        let bad = |message: String| Error::BadPlanFile {
+            path: path.to_path_buf(),
+            message,
+        };
+        let text = std::fs::read_to_string(path).map_err(|err| bad(err.to_string()))?;
+        let saved: SavedPlan = serde_json::from_str(&text).map_err(|err| bad(err.to_string()))?;
+        if saved.format != SAVED_PLAN_FORMAT {
+            return Err(bad(format!(
+                "format `{}` is not `{SAVED_PLAN_FORMAT}`",
+                saved.format
+            )));
+        }
+        Ok(saved)
+    }
+}

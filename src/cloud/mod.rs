@@ -1,0 +1,189 @@
+//! The cloud: the EC2 and ELBv2 operations the tool uses, as one trait over
+//! plain data types, so that discovery and the release cycle never touch the
+//! SDK. [`aws`] implements it with the AWS SDK for Rust; tests point that same
+//! implementation at an emulator.
+
+pub mod aws;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub use aws::{AwsCloud, ConnectOptions};
+
+/// Tags of one resource.
+pub type Tags = BTreeMap<String, String>;
+
+/// A failed AWS call, reduced to what a person needs: which operation, AWS's
+/// error code and message.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{operation} failed: {code}: {message}{}", hint(code))]
+pub struct CloudError {
+    pub operation: &'static str,
+    pub code: String,
+    pub message: String,
+}
+
+fn hint(code: &str) -> &'static str {
+    match code {
+        "ExpiredToken" | "ExpiredTokenException" | "RequestExpired" => {
+            " (refresh your AWS credentials and run again)"
+        }
+        "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" => {
+            " (the credentials in use lack this permission: see `bluegreen iam-policy`)"
+        }
+        "InvalidClientTokenId" | "AuthFailure" | "UnrecognizedClientException" => {
+            " (check AWS_PROFILE / AWS_ACCESS_KEY_ID)"
+        }
+        "Unreachable" => " (check `--endpoint-url`, the network, or the region)",
+        _ => "",
+    }
+}
+
+impl CloudError {
+    /// The error code AWS uses when the thing asked for does not exist.
+    pub fn is_not_found(&self) -> bool {
+        self.code.ends_with("NotFound") || self.code.contains(".NotFound")
+    }
+}
+
+/// Result of a cloud call.
+pub type CloudResult<T> = Result<T, CloudError>;
+
+/// An Application Load Balancer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoadBalancer {
+    pub arn: String,
+    pub name: String,
+}
+
+/// A listener and its default actions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Listener {
+    pub arn: String,
+    pub load_balancer_arn: String,
+    pub port: Option<i32>,
+    pub protocol: Option<String>,
+    pub default_actions: Vec<Action>,
+}
+
+/// A listener rule (the listener's default rule is not listed as one).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rule {
+    pub arn: String,
+    pub listener_arn: String,
+    pub priority: String,
+    pub actions: Vec<Action>,
+}
+
+/// One action of a listener or rule. Only what the tool reasons about is
+/// modelled; writes send back the rest untouched (see the release cycle).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Action {
+    /// Weighted forward to up to five target groups.
+    Forward {
+        target_groups: Vec<WeightedTargetGroup>,
+        /// Seconds of target-group stickiness, when enabled.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stickiness_seconds: Option<i32>,
+    },
+    FixedResponse {
+        status_code: String,
+    },
+    Redirect {
+        /// `protocol://host:port/path?query`, with AWS's `#{}` placeholders.
+        location: String,
+    },
+    /// `authenticate-oidc`, `authenticate-cognito` or an action type newer than the tool.
+    Other { kind: String },
+}
+
+/// A target group in a forward action, with its weight (0–999).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WeightedTargetGroup {
+    pub arn: String,
+    pub weight: i32,
+}
+
+/// A target group with the settings the tool compares against the spec.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetGroup {
+    pub arn: String,
+    pub name: String,
+    pub port: Option<i32>,
+    pub protocol: Option<String>,
+    pub vpc_id: Option<String>,
+    pub health_check: ObservedHealthCheck,
+    pub load_balancer_arns: Vec<String>,
+}
+
+/// A target group's health check as AWS reports it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObservedHealthCheck {
+    pub path: Option<String>,
+    pub port: Option<String>,
+    pub protocol: Option<String>,
+    pub interval_seconds: Option<i32>,
+    pub timeout_seconds: Option<i32>,
+    pub healthy_threshold: Option<i32>,
+    pub unhealthy_threshold: Option<i32>,
+    pub matcher: Option<String>,
+}
+
+/// One registered target and its health.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetHealth {
+    pub target_id: String,
+    pub state: TargetState,
+    /// AWS's reason code, such as `Elb.InitialHealthChecking` or `Target.NotInUse`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// ELBv2 target health states.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TargetState {
+    Initial,
+    Healthy,
+    Unhealthy,
+    UnhealthyDraining,
+    Unused,
+    Draining,
+    Unavailable,
+    Other(String),
+}
+
+/// An EC2 instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Instance {
+    pub id: String,
+    /// `pending`, `running`, `stopping`, `stopped`, …
+    pub state: String,
+    pub instance_type: Option<String>,
+    pub image_id: Option<String>,
+    pub subnet_id: Option<String>,
+    pub tags: Tags,
+}
+
+/// The cloud operations the tool needs, and no others.
+///
+/// Describe calls page through all results themselves.
+#[allow(async_fn_in_trait)] // used with static dispatch only
+pub trait Cloud {
+    /// Load balancers by name; every load balancer in the region when `names` is empty.
+    async fn describe_load_balancers(&self, names: &[String]) -> CloudResult<Vec<LoadBalancer>>;
+    /// Listeners of one load balancer.
+    async fn describe_listeners(&self, load_balancer_arn: &str) -> CloudResult<Vec<Listener>>;
+    /// Rules of one listener, without its default rule.
+    async fn describe_rules(&self, listener_arn: &str) -> CloudResult<Vec<Rule>>;
+    /// Every target group in the region.
+    async fn describe_target_groups(&self) -> CloudResult<Vec<TargetGroup>>;
+    /// Tags of ELBv2 resources (target groups, listeners, rules), by ARN.
+    async fn describe_tags(&self, arns: &[String]) -> CloudResult<BTreeMap<String, Tags>>;
+    /// Registered targets of one target group and their health.
+    async fn describe_target_health(&self, target_group_arn: &str) -> CloudResult<Vec<TargetHealth>>;
+    /// Instances tagged as belonging to `app` that are not terminated or shutting down.
+    async fn describe_app_instances(&self, app: &str) -> CloudResult<Vec<Instance>>;
+}

@@ -1,0 +1,58 @@
+//! The library's error type: one variant per way a command can fail, each
+//! rendering as one short line that names the thing at fault in backticks and,
+//! where there is one, what to do about it.
+
+use std::path::PathBuf;
+
+use crate::cloud::CloudError;
+use crate::spec::SpecError;
+
+/// Everything a `bluegreen` command can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The spec, its variables or its modules are unusable.
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+
+    /// AWS (or the emulator) refused or could not be reached.
+    #[error(transparent)]
+    Cloud(#[from] CloudError),
+
+    /// No region could be found without asking instance metadata.
+    #[error("no AWS region: pass `--region`, set `region` in the spec, or set `AWS_REGION`")]
+    NoRegion,
+
+    /// A listener named in the spec or on the command line does not exist.
+    #[error("listener `{0}` not found: check the ARN (and the region) in `traffic`")]
+    ListenerNotFound(String),
+
+    /// A `{"load_balancer": NAME, "port": N}` reference names nothing.
+    #[error("load balancer `{name}` has no listener on port {port}")]
+    ListenerPortNotFound { name: String, port: u16 },
+
+    /// A load balancer named in the spec does not exist.
+    #[error("load balancer `{0}` not found")]
+    LoadBalancerNotFound(String),
+
+    /// A listener rule named in the spec does not exist.
+    #[error("listener rule `{0}` not found: check the ARN in `traffic.rules`")]
+    RuleNotFound(String),
+
+    /// A file the user named could not be written.
+    #[error("cannot write `{path}`: {source}")]
+    WriteFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    /// A saved plan file could not be read or is not a plan.
+    #[error("`{path}` is not a bluegreen plan file: {message}")]
+    BadPlanFile { path: PathBuf, message: String },
+
+    /// A command-line argument is malformed in a way clap cannot check.
+    #[error("{0}")]
+    Usage(String),
+}
+
+/// Shorthand used throughout the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
