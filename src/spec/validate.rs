@@ -118,14 +118,14 @@ fn check_traffic(traffic: &Traffic, region: Option<&str>, problems: &mut Problem
     let mut seen = BTreeSet::new();
     for (i, rule) in traffic.rules.iter().enumerate() {
         let field = format!("traffic.rules[{i}]");
-        check_arn(rule, "listener-rule", 5, region, &field, problems);
+        check_arn(rule, "listener-rule", 6, region, &field, problems);
         problems.require(seen.insert(rule), &field, format!("`{rule}` is listed twice"));
     }
 }
 
 fn check_listener_ref(listener: &ListenerRef, region: Option<&str>, field: &str, problems: &mut Problems) {
     match listener {
-        ListenerRef::Arn(arn) => check_arn(arn, "listener", 4, region, field, problems),
+        ListenerRef::Arn(arn) => check_arn(arn, "listener", 5, region, field, problems),
         ListenerRef::Port { load_balancer, port } => {
             problems.require(
                 is_load_balancer_name(load_balancer),
