@@ -101,7 +101,7 @@ impl Sandbox {
             .load_balancer_arn()
             .expect("lb arn")
             .to_string();
-        let legacy_target_group_arn = create_target_group(&elb, "legacy-web", &vpc_id, &[]).await;
+        let legacy_target_group_arn = create_target_group(&elb, &format!("legacy-{load_balancer_name}"), &vpc_id, &[]).await;
         let listener_arn = elb
             .create_listener()
             .load_balancer_arn(&load_balancer_arn)
@@ -204,6 +204,37 @@ impl Sandbox {
             .send()
             .await
             .expect("modify listener");
+    }
+
+    /// Sets a target group's HTTP health check.
+    pub async fn set_health_check(&self, target_group_arn: &str, path: &str, interval: i32, healthy_threshold: i32) {
+        self.elb
+            .modify_target_group()
+            .target_group_arn(target_group_arn)
+            .health_check_path(path)
+            .health_check_interval_seconds(interval)
+            .healthy_threshold_count(healthy_threshold)
+            .send()
+            .await
+            .expect("modify target group");
+    }
+
+    /// Adds a listener rule on `path_pattern` forwarding to weighted groups; returns its ARN.
+    pub async fn add_rule(&self, priority: i32, path_pattern: &str, weights: &[(&str, i32)]) -> String {
+        use elbv2::types::RuleCondition;
+        self.elb
+            .create_rule()
+            .listener_arn(&self.listener_arn)
+            .priority(priority)
+            .conditions(RuleCondition::builder().field("path-pattern").values(path_pattern).build())
+            .actions(forward(weights))
+            .send()
+            .await
+            .expect("create rule")
+            .rules()[0]
+            .rule_arn()
+            .expect("rule arn")
+            .to_string()
     }
 
     /// Sets a listener's default action to a fixed 404.

@@ -1,0 +1,7 @@
+//! The integration test suite: one binary (so it builds once), each test
+//! against its own emulator server through the real AWS SDK.
+
+mod discovery;
+mod plan;
+mod support;
+mod validate;
