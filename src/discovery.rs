@@ -17,7 +17,8 @@ use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
 use crate::cloud::{
-    Action, Cloud, CloudError, Instance, Listener, Rule, TargetGroup, TargetHealth, TargetState, Tags,
+    Action, Cloud, CloudError, Instance, Listener, Rule, Tags, TargetGroup, TargetHealth,
+    TargetState,
 };
 use crate::spec::naming::{sha256_hex, TAG_APP, TAG_RELEASE, TAG_WEIGHTS_PREFIX};
 use crate::spec::{ListenerRef, Traffic};
@@ -36,6 +37,10 @@ pub struct Observed {
     pub traffic: Vec<TrafficPoint>,
     /// Names of every target group that appears in `traffic`, by ARN.
     pub target_group_names: BTreeMap<String, String>,
+    /// When this was read, in seconds since the Unix epoch: the plan's clock
+    /// (a bake's end is compared with it), so the plan stays a pure function.
+    #[serde(default)]
+    pub observed_at: u64,
 }
 
 /// One release (stack) of the app: what carries its `bluegreen:release` tag.
@@ -138,34 +143,27 @@ impl Observed {
     /// recorded weights (not health, which moves on its own). A saved plan is
     /// refused when this has changed.
     pub fn fingerprint(&self) -> String {
-        #[derive(Serialize)]
-        struct Basis<'a> {
-            releases: Vec<(&'a str, Option<&'a str>, &'a Tags, Vec<&'a str>)>,
-            traffic: Vec<(&'a str, &'a [Action], &'a Option<BTreeMap<String, i32>>)>,
-        }
-        let basis = Basis {
-            releases: self
-                .releases
-                .iter()
-                .map(|r| {
-                    let mut ids: Vec<&str> = r.instances.iter().map(|i| i.id.as_str()).collect();
-                    ids.sort_unstable();
-                    (
-                        r.release.as_str(),
-                        r.target_group.as_ref().map(|tg| tg.arn.as_str()),
-                        &r.target_group_tags,
-                        ids,
-                    )
-                })
-                .collect(),
-            traffic: self
-                .traffic
-                .iter()
-                .map(|p| (p.arn.as_str(), p.actions.as_slice(), &p.recorded_weights))
-                .collect(),
-        };
-        let json = serde_json::to_vec(&basis).unwrap_or_default();
-        sha256_hex(&json)[..16].to_string()
+        let releases: Vec<_> = self
+            .releases
+            .iter()
+            .map(|r| {
+                let mut ids: Vec<&str> = r.instances.iter().map(|i| i.id.as_str()).collect();
+                ids.sort_unstable();
+                serde_json::json!([
+                    r.release,
+                    r.target_group.as_ref().map(|tg| &tg.arn),
+                    r.target_group_tags,
+                    ids
+                ])
+            })
+            .collect();
+        let traffic: Vec<_> = self
+            .traffic
+            .iter()
+            .map(|p| serde_json::json!([p.arn, p.actions, p.recorded_weights]))
+            .collect();
+        let basis = serde_json::json!({ "releases": releases, "traffic": traffic });
+        sha256_hex(basis.to_string().as_bytes())[..16].to_string()
     }
 }
 
@@ -244,7 +242,10 @@ pub async fn observe(cloud: &impl Cloud, app: &str, traffic: Option<&Traffic>) -
         async { cloud.describe_app_instances(app).await.map_err(Error::from) },
         async {
             match traffic {
-                None => cloud.describe_load_balancers(&[]).await.map_err(Error::from),
+                None => cloud
+                    .describe_load_balancers(&[])
+                    .await
+                    .map_err(Error::from),
                 Some(_) if named_load_balancers.is_empty() => Ok(Vec::new()),
                 Some(_) => cloud
                     .describe_load_balancers(&named_load_balancers)
@@ -277,7 +278,8 @@ pub async fn observe(cloud: &impl Cloud, app: &str, traffic: Option<&Traffic>) -
             }
         }
         for rule in &traffic.rules {
-            load_balancer_arns.extend(listener_of_rule(rule).and_then(|l| load_balancer_of_listener(&l)));
+            load_balancer_arns
+                .extend(listener_of_rule(rule).and_then(|l| load_balancer_of_listener(&l)));
         }
         for tg in all_groups.iter().filter(|tg| tg.name.starts_with(&prefix)) {
             load_balancer_arns.extend(tg.load_balancer_arns.iter().cloned());
@@ -286,16 +288,22 @@ pub async fn observe(cloud: &impl Cloud, app: &str, traffic: Option<&Traffic>) -
     let (tags, listeners) = futures::try_join!(
         async { cloud.describe_tags(&candidates).await.map_err(Error::from) },
         async {
-            let per_load_balancer = concurrently(load_balancer_arns.into_iter().collect(), |arn| async move {
-                match cloud.describe_listeners(&arn).await {
-                    // A load balancer derived from a mistyped ARN: reported below
-                    // as the listener that was not found.
-                    Err(err) if err.is_not_found() => Ok(Vec::new()),
-                    other => other,
-                }
-            })
-            .await?;
-            Ok::<_, Error>(per_load_balancer.into_iter().flatten().collect::<Vec<Listener>>())
+            let per_load_balancer =
+                concurrently(load_balancer_arns.into_iter().collect(), |arn| async move {
+                    match cloud.describe_listeners(&arn).await {
+                        // A load balancer derived from a mistyped ARN: reported below
+                        // as the listener that was not found.
+                        Err(err) if err.is_not_found() => Ok(Vec::new()),
+                        other => other,
+                    }
+                })
+                .await?;
+            Ok::<_, Error>(
+                per_load_balancer
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<Listener>>(),
+            )
         },
     )?;
     let owned: BTreeMap<&str, &Tags> = tags
@@ -322,16 +330,19 @@ pub async fn observe(cloud: &impl Cloud, app: &str, traffic: Option<&Traffic>) -
     let owned_arns: Vec<String> = owned.keys().map(|a| a.to_string()).collect();
     let (rules, health) = futures::try_join!(
         async {
-            let per_listener = concurrently(listeners.iter().map(|l| l.arn.clone()).collect(), |arn| async move {
-                cloud.describe_rules(&arn).await
-            })
+            let per_listener = concurrently(
+                listeners.iter().map(|l| l.arn.clone()).collect(),
+                |arn| async move { cloud.describe_rules(&arn).await },
+            )
             .await?;
             Ok::<_, Error>(per_listener.into_iter().flatten().collect::<Vec<Rule>>())
         },
         async {
-            concurrently(owned_arns.clone(), |arn| async move { cloud.describe_target_health(&arn).await })
-                .await
-                .map_err(Error::from)
+            concurrently(owned_arns.clone(), |arn| async move {
+                cloud.describe_target_health(&arn).await
+            })
+            .await
+            .map_err(Error::from)
         },
     )?;
     let spec_rules: BTreeSet<&str> = traffic
@@ -349,21 +360,31 @@ pub async fn observe(cloud: &impl Cloud, app: &str, traffic: Option<&Traffic>) -
         actions
             .iter()
             .flat_map(|a| match a {
-                Action::Forward { target_groups, .. } => target_groups.iter().map(|t| t.arn.clone()).collect(),
+                Action::Forward { target_groups, .. } => {
+                    target_groups.iter().map(|t| t.arn.clone()).collect()
+                }
                 _ => Vec::new(),
             })
             .collect()
     };
     let mut app_groups: BTreeSet<String> = owned_arns.iter().cloned().collect();
-    for listener in listeners.iter().filter(|l| spec_listener_arns.contains(&l.arn)) {
+    for listener in listeners
+        .iter()
+        .filter(|l| spec_listener_arns.contains(&l.arn))
+    {
         app_groups.extend(forwards_to(&listener.default_actions));
     }
     for rule in rules.iter().filter(|r| spec_rules.contains(r.arn.as_str())) {
         app_groups.extend(forwards_to(&rule.actions));
     }
-    let routes_to_app = |actions: &[Action]| forwards_to(actions).iter().any(|arn| app_groups.contains(arn));
+    let routes_to_app = |actions: &[Action]| {
+        forwards_to(actions)
+            .iter()
+            .any(|arn| app_groups.contains(arn))
+    };
 
-    let listener_by_arn: BTreeMap<&str, &Listener> = listeners.iter().map(|l| (l.arn.as_str(), l)).collect();
+    let listener_by_arn: BTreeMap<&str, &Listener> =
+        listeners.iter().map(|l| (l.arn.as_str(), l)).collect();
     let lb_name = |listener: &Listener| {
         load_balancer_names
             .get(&listener.load_balancer_arn)
@@ -407,8 +428,12 @@ pub async fn observe(cloud: &impl Cloud, app: &str, traffic: Option<&Traffic>) -
         }
     }
     points.sort_by(|a, b| {
-        (a.kind, &a.load_balancer, a.listener_port, priority_key(a))
-            .cmp(&(b.kind, &b.load_balancer, b.listener_port, priority_key(b)))
+        (a.kind, &a.load_balancer, a.listener_port, priority_key(a)).cmp(&(
+            b.kind,
+            &b.load_balancer,
+            b.listener_port,
+            priority_key(b),
+        ))
     });
 
     // Round 4: what this tool last wrote on each point.
@@ -437,15 +462,25 @@ pub async fn observe(cloud: &impl Cloud, app: &str, traffic: Option<&Traffic>) -
     };
     for (arn, health) in owned_arns.iter().zip(health) {
         let tags = owned[arn.as_str()];
-        let Some(release) = tags.get(TAG_RELEASE) else { continue };
-        let entry = releases.entry(release.clone()).or_insert_with(|| empty(release));
+        let Some(release) = tags.get(TAG_RELEASE) else {
+            continue;
+        };
+        let entry = releases
+            .entry(release.clone())
+            .or_insert_with(|| empty(release));
         entry.target_group = all_groups.iter().find(|tg| &tg.arn == arn).cloned();
         entry.target_group_tags = tags.clone();
         entry.health = health;
     }
     for instance in instances {
-        let Some(release) = instance.tags.get(TAG_RELEASE).cloned() else { continue };
-        releases.entry(release.clone()).or_insert_with(|| empty(&release)).instances.push(instance);
+        let Some(release) = instance.tags.get(TAG_RELEASE).cloned() else {
+            continue;
+        };
+        releases
+            .entry(release.clone())
+            .or_insert_with(|| empty(&release))
+            .instances
+            .push(instance);
     }
     for release in releases.values_mut() {
         release.instances.sort_by(|a, b| a.id.cmp(&b.id));
@@ -470,6 +505,10 @@ pub async fn observe(cloud: &impl Cloud, app: &str, traffic: Option<&Traffic>) -
     }
 
     Ok(Observed {
+        observed_at: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default(),
         app: app.to_string(),
         releases: releases.into_values().collect(),
         traffic: points,
@@ -496,7 +535,10 @@ fn resolve_listener(
             .find(|l| &l.arn == arn)
             .map(|l| l.arn.clone())
             .ok_or_else(|| Error::ListenerNotFound(arn.clone())),
-        ListenerRef::Port { load_balancer, port } => listeners
+        ListenerRef::Port {
+            load_balancer,
+            port,
+        } => listeners
             .iter()
             .find(|l| {
                 l.port == Some(i32::from(*port))
@@ -512,12 +554,20 @@ fn resolve_listener(
 
 /// `arn:…:loadbalancer/app/NAME/ID` → `NAME`.
 fn load_balancer_name_from_arn(arn: &str) -> Option<String> {
-    arn.rsplit_once(":loadbalancer/")?.1.split('/').nth(1).map(str::to_string)
+    arn.rsplit_once(":loadbalancer/")?
+        .1
+        .split('/')
+        .nth(1)
+        .map(str::to_string)
 }
 
 /// `arn:…:targetgroup/NAME/ID` → `NAME`.
 fn target_group_name_from_arn(arn: &str) -> Option<String> {
-    arn.rsplit_once(":targetgroup/")?.1.split('/').next().map(str::to_string)
+    arn.rsplit_once(":targetgroup/")?
+        .1
+        .split('/')
+        .next()
+        .map(str::to_string)
 }
 
 #[cfg(test)]
@@ -539,15 +589,18 @@ mod tests {
             Some("shop")
         );
         assert_eq!(
-            target_group_name_from_arn("arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/shop-v1/73e2d6bc24d8a067")
-                .as_deref(),
+            target_group_name_from_arn(
+                "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/shop-v1/73e2d6bc24d8a067"
+            )
+            .as_deref(),
             Some("shop-v1")
         );
     }
 
     #[test]
     fn recorded_weights_round_trip() {
-        let weights: BTreeMap<String, i32> = [("shop-v1".to_string(), 90), ("shop-v2".to_string(), 10)].into();
+        let weights: BTreeMap<String, i32> =
+            [("shop-v1".to_string(), 90), ("shop-v2".to_string(), 10)].into();
         let text = format_recorded_weights(&weights);
         assert_eq!(text, "shop-v1=90,shop-v2=10");
         assert_eq!(parse_recorded_weights(&text), Some(weights));

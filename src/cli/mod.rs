@@ -97,7 +97,10 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let printer = Printer::new(cli.global.output, cli.global.no_color, cli.global.verbose);
     init_tracing(cli.global.verbose);
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => {
             printer.error(&format!("cannot start the async runtime: {err}"));
@@ -152,7 +155,10 @@ async fn run(cli: Cli, printer: &Printer) -> Result<Exit> {
                 ));
             }
             if !plan.blockers.is_empty() {
-                return Err(Error::Usage(format!("the plan cannot be applied: {}", plan.blockers.join("; "))));
+                return Err(Error::Usage(format!(
+                    "the plan cannot be applied: {}",
+                    plan.blockers.join("; ")
+                )));
             }
             Ok(match (detailed_exitcode, plan.is_empty()) {
                 (true, false) => Exit::Changes,
@@ -163,7 +169,10 @@ async fn run(cli: Cli, printer: &Printer) -> Result<Exit> {
 }
 
 fn load_spec(args: &SpecArgs) -> Result<Spec> {
-    Ok(spec::load(&args.spec, &Variables::from_cli(args.vars.clone()))?)
+    Ok(spec::load(
+        &args.spec,
+        &Variables::from_cli(args.vars.clone()),
+    )?)
 }
 
 fn validate(args: &SpecArgs, printer: &Printer) -> Result<Exit> {

@@ -14,7 +14,7 @@ use aws_sdk_elasticloadbalancingv2 as elbv2;
 
 use super::{
     Action, Cloud, CloudError, CloudResult, Instance, Listener, LoadBalancer, ObservedHealthCheck,
-    Rule, TargetGroup, TargetHealth, TargetState, Tags, WeightedTargetGroup,
+    Rule, Tags, TargetGroup, TargetHealth, TargetState, WeightedTargetGroup,
 };
 use crate::spec::naming::TAG_APP;
 
@@ -73,10 +73,12 @@ async fn region_from_environment(profile: Option<&str>) -> Option<Region> {
     if let Some(profile) = profile {
         from_profile = from_profile.profile_name(profile);
     }
-    RegionProviderChain::first_try(aws_config::environment::EnvironmentVariableRegionProvider::new())
-        .or_else(from_profile.build())
-        .region()
-        .await
+    RegionProviderChain::first_try(
+        aws_config::environment::EnvironmentVariableRegionProvider::new(),
+    )
+    .or_else(from_profile.build())
+    .region()
+    .await
 }
 
 /// Turns an SDK error into one line: AWS's code and message, or what went
@@ -98,10 +100,16 @@ where
         }
         SdkError::DispatchFailure(failure) if failure.is_io() || failure.is_timeout() => (
             "Unreachable".to_string(),
-            format!("could not reach the endpoint: {}", DisplayErrorContext(&err)),
+            format!(
+                "could not reach the endpoint: {}",
+                DisplayErrorContext(&err)
+            ),
         ),
         SdkError::TimeoutError(_) => ("Timeout".to_string(), "the request timed out".to_string()),
-        _ => ("RequestFailed".to_string(), DisplayErrorContext(&err).to_string()),
+        _ => (
+            "RequestFailed".to_string(),
+            DisplayErrorContext(&err).to_string(),
+        ),
     };
     CloudError {
         operation,
@@ -148,7 +156,8 @@ fn convert_action(action: &elbv2::types::Action) -> Action {
         Some(Kind::FixedResponse) => Action::FixedResponse {
             status_code: action
                 .fixed_response_config()
-                .and_then(|c| c.status_code()).map(str::to_string)
+                .and_then(|c| c.status_code())
+                .map(str::to_string)
                 .unwrap_or_default(),
         },
         Some(Kind::Redirect) => {
@@ -317,14 +326,22 @@ impl Cloud for AwsCloud {
                 let tags = description
                     .tags()
                     .iter()
-                    .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+                    .filter_map(|t| {
+                        Some((
+                            t.key()?.to_string(),
+                            t.value().unwrap_or_default().to_string(),
+                        ))
+                    })
                     .collect();
                 Some((description.resource_arn()?.to_string(), tags))
             })
             .collect())
     }
 
-    async fn describe_target_health(&self, target_group_arn: &str) -> CloudResult<Vec<TargetHealth>> {
+    async fn describe_target_health(
+        &self,
+        target_group_arn: &str,
+    ) -> CloudResult<Vec<TargetHealth>> {
         let output = self
             .elb
             .describe_target_health()
@@ -352,7 +369,12 @@ impl Cloud for AwsCloud {
         let mut pages = self
             .ec2
             .describe_instances()
-            .filters(Filter::builder().name(format!("tag:{TAG_APP}")).values(app).build())
+            .filters(
+                Filter::builder()
+                    .name(format!("tag:{TAG_APP}"))
+                    .values(app)
+                    .build(),
+            )
             .filters(
                 Filter::builder()
                     .name("instance-state-name")

@@ -96,7 +96,9 @@ pub enum Action {
         location: String,
     },
     /// `authenticate-oidc`, `authenticate-cognito` or an action type newer than the tool.
-    Other { kind: String },
+    Other {
+        kind: String,
+    },
 }
 
 /// A target group in a forward action, with its weight (0–999).
@@ -183,7 +185,10 @@ pub trait Cloud {
     /// Tags of ELBv2 resources (target groups, listeners, rules), by ARN.
     async fn describe_tags(&self, arns: &[String]) -> CloudResult<BTreeMap<String, Tags>>;
     /// Registered targets of one target group and their health.
-    async fn describe_target_health(&self, target_group_arn: &str) -> CloudResult<Vec<TargetHealth>>;
+    async fn describe_target_health(
+        &self,
+        target_group_arn: &str,
+    ) -> CloudResult<Vec<TargetHealth>>;
     /// Instances tagged as belonging to `app` that are not terminated or shutting down.
     async fn describe_app_instances(&self, app: &str) -> CloudResult<Vec<Instance>>;
 }

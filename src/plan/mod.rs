@@ -171,27 +171,68 @@ pub enum Drift {
         actual: Vec<Share>,
     },
     /// The green release exists with other settings than the spec's.
-    GreenSettings { release: String, differences: Vec<String> },
+    GreenSettings {
+        release: String,
+        differences: Vec<String>,
+    },
     /// A listener or rule routes to the app but is not in the spec.
-    UnlistedRoute { point: String, target_groups: Vec<String>, shifted: bool },
+    UnlistedRoute {
+        point: String,
+        target_groups: Vec<String>,
+        shifted: bool,
+    },
 }
 
 /// One step of `apply`, in order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "kebab-case")]
 pub enum PlannedAction {
-    CreateTargetGroup { name: String },
-    UpdateTargetGroup { name: String, changes: Vec<String> },
-    TerminateInstances { release: String, instance_ids: Vec<String>, reason: String },
-    LaunchInstances { count: u32 },
-    RegisterTargets { target_group: String, count: usize },
-    AttachForHealthChecks { points: Vec<String> },
-    WaitHealthy { min_healthy_percent: u32, timeout_seconds: u64 },
-    RunHooks { phase: String, commands: usize },
-    ShiftTraffic { percent: u32, points: Vec<String>, wait_seconds: u64 },
-    Bake { seconds: u64 },
-    DetachTargetGroups { target_groups: Vec<String> },
-    DestroyStack { release: String, target_group: Option<String>, instance_ids: Vec<String> },
+    CreateTargetGroup {
+        name: String,
+    },
+    UpdateTargetGroup {
+        name: String,
+        changes: Vec<String>,
+    },
+    TerminateInstances {
+        release: String,
+        instance_ids: Vec<String>,
+        reason: String,
+    },
+    LaunchInstances {
+        count: u32,
+    },
+    RegisterTargets {
+        target_group: String,
+        count: usize,
+    },
+    AttachForHealthChecks {
+        points: Vec<String>,
+    },
+    WaitHealthy {
+        min_healthy_percent: u32,
+        timeout_seconds: u64,
+    },
+    RunHooks {
+        phase: String,
+        commands: usize,
+    },
+    ShiftTraffic {
+        percent: u32,
+        points: Vec<String>,
+        wait_seconds: u64,
+    },
+    Bake {
+        seconds: u64,
+    },
+    DetachTargetGroups {
+        target_groups: Vec<String>,
+    },
+    DestroyStack {
+        release: String,
+        target_group: Option<String>,
+        instance_ids: Vec<String>,
+    },
 }
 
 /// Makes the plan. Pure: same inputs, same plan.
@@ -209,7 +250,13 @@ pub fn plan(spec: &Spec, observed: &Observed) -> Plan {
     let (tg_change, tg_changes) = match green.and_then(|g| g.target_group.as_ref()) {
         None => (Change::Create, Vec::new()),
         Some(tg) => {
-            let (immutable, mutable) = target_group_differences(spec, tg.port, tg.protocol.as_deref(), tg.vpc_id.as_deref(), &tg.health_check);
+            let (immutable, mutable) = target_group_differences(
+                spec,
+                tg.port,
+                tg.protocol.as_deref(),
+                tg.vpc_id.as_deref(),
+                &tg.health_check,
+            );
             if !immutable.is_empty() {
                 blockers.push(format!(
                     "release `{release}` already exists with a different target group ({}); give the spec a new `release`",
@@ -223,21 +270,28 @@ pub fn plan(spec: &Spec, observed: &Observed) -> Plan {
             }
         }
     };
-    let live: Vec<_> = green.map(|g| g.instances.iter().collect()).unwrap_or_default();
-    let (matching, mismatched): (Vec<_>, Vec<_>) = live
-        .into_iter()
-        .partition(|i| i.tags.get(TAG_SETTINGS).map(String::as_str) == Some(instance_hash.as_str()));
+    let live: Vec<_> = green
+        .map(|g| g.instances.iter().collect())
+        .unwrap_or_default();
+    let (matching, mismatched): (Vec<_>, Vec<_>) = live.into_iter().partition(|i| {
+        i.tags.get(TAG_SETTINGS).map(String::as_str) == Some(instance_hash.as_str())
+    });
     let mut existing: Vec<String> = matching.iter().map(|i| i.id.clone()).collect();
     let mut replaced: Vec<String> = mismatched.iter().map(|i| i.id.clone()).collect();
-    // More matching instances than asked for: the newest-by-id extras go.
-    if existing.len() > spec.instances.count as usize {
+    // More matching instances than asked for: the extras (last by id) go.
+    let surplus = existing.len().saturating_sub(spec.instances.count as usize);
+    if surplus > 0 {
         replaced.extend(existing.split_off(spec.instances.count as usize));
     }
     let to_launch = spec.instances.count - existing.len() as u32;
     let registered: Vec<&str> = green
         .map(|g| g.health.iter().map(|t| t.target_id.as_str()).collect())
         .unwrap_or_default();
-    let to_register = existing.iter().filter(|id| !registered.contains(&id.as_str())).count() + to_launch as usize;
+    let to_register = existing
+        .iter()
+        .filter(|id| !registered.contains(&id.as_str()))
+        .count()
+        + to_launch as usize;
 
     let green_carries_traffic = observed
         .traffic
@@ -246,9 +300,15 @@ pub fn plan(spec: &Spec, observed: &Observed) -> Plan {
     if !mismatched.is_empty() || tg_change == Change::Update {
         let mut differences = tg_changes.clone();
         if !mismatched.is_empty() {
-            differences.push(format!("{} instance(s) launched from other instance settings", mismatched.len()));
+            differences.push(format!(
+                "{} instance(s) launched from other instance settings",
+                mismatched.len()
+            ));
         }
-        drift.push(Drift::GreenSettings { release: release.clone(), differences });
+        drift.push(Drift::GreenSettings {
+            release: release.clone(),
+            differences,
+        });
         if !mismatched.is_empty() && green_carries_traffic {
             blockers.push(format!(
                 "release `{release}` already serves traffic from instances with other settings; give the spec a new `release` (or leave it out to derive one)"
@@ -259,11 +319,16 @@ pub fn plan(spec: &Spec, observed: &Observed) -> Plan {
     match tg_change {
         Change::Create => {
             summary.add += 1;
-            actions.push(PlannedAction::CreateTargetGroup { name: green_name.clone() });
+            actions.push(PlannedAction::CreateTargetGroup {
+                name: green_name.clone(),
+            });
         }
         Change::Update => {
             summary.change += 1;
-            actions.push(PlannedAction::UpdateTargetGroup { name: green_name.clone(), changes: tg_changes.clone() });
+            actions.push(PlannedAction::UpdateTargetGroup {
+                name: green_name.clone(),
+                changes: tg_changes.clone(),
+            });
         }
         Change::Keep => {}
     }
@@ -272,7 +337,13 @@ pub fn plan(spec: &Spec, observed: &Observed) -> Plan {
         actions.push(PlannedAction::TerminateInstances {
             release: release.clone(),
             instance_ids: replaced.clone(),
-            reason: "launched from other settings than the spec's".into(),
+            reason: match (mismatched.len(), surplus) {
+                (_, 0) => "launched from other settings than the spec's".into(),
+                (0, n) => format!("{n} more than `instances.count`"),
+                (m, n) => {
+                    format!("{m} launched from other settings, {n} more than `instances.count`")
+                }
+            },
         });
     }
     if to_launch > 0 {
@@ -280,14 +351,21 @@ pub fn plan(spec: &Spec, observed: &Observed) -> Plan {
         actions.push(PlannedAction::LaunchInstances { count: to_launch });
     }
     if to_register > 0 {
-        actions.push(PlannedAction::RegisterTargets { target_group: green_name.clone(), count: to_register });
+        actions.push(PlannedAction::RegisterTargets {
+            target_group: green_name.clone(),
+            count: to_register,
+        });
     }
 
     // --- traffic -------------------------------------------------------
     let owned_names: BTreeMap<&str, &str> = observed
         .releases
         .iter()
-        .filter_map(|r| r.target_group.as_ref().map(|tg| (tg.name.as_str(), r.release.as_str())))
+        .filter_map(|r| {
+            r.target_group
+                .as_ref()
+                .map(|tg| (tg.name.as_str(), r.release.as_str()))
+        })
         .chain(std::iter::once((green_name.as_str(), release.as_str())))
         .collect();
     let share = |name: &str, weight: i32| Share {
@@ -300,9 +378,16 @@ pub fn plan(spec: &Spec, observed: &Observed) -> Plan {
     for point in &observed.traffic {
         let current: Vec<Share> = point
             .forward()
-            .map(|groups| groups.iter().map(|g| share(observed.target_group_name(&g.arn), g.weight)).collect())
+            .map(|groups| {
+                groups
+                    .iter()
+                    .map(|g| share(observed.target_group_name(&g.arn), g.weight))
+                    .collect()
+            })
             .unwrap_or_default();
-        let routes_to_owned = current.iter().any(|s| s.release.is_some() && s.target_group != green_name);
+        let routes_to_owned = current
+            .iter()
+            .any(|s| s.release.is_some() && s.target_group != green_name);
         if !point.in_spec && !point.is_test_listener {
             drift.push(Drift::UnlistedRoute {
                 point: point.label(),
@@ -314,7 +399,10 @@ pub fn plan(spec: &Spec, observed: &Observed) -> Plan {
             }
         }
         if let Some(recorded) = &point.recorded_weights {
-            let actual: BTreeMap<String, i32> = current.iter().map(|s| (s.target_group.clone(), s.weight)).collect();
+            let actual: BTreeMap<String, i32> = current
+                .iter()
+                .map(|s| (s.target_group.clone(), s.weight))
+                .collect();
             if &actual != recorded {
                 drift.push(Drift::Weights {
                     point: point.label(),
@@ -349,7 +437,10 @@ pub fn plan(spec: &Spec, observed: &Observed) -> Plan {
                 .steps
                 .iter()
                 .filter(|&&p| p > green_now)
-                .map(|&percent| Step { percent, weights: weights_at(&current, &green_name, percent, &share) })
+                .map(|&percent| Step {
+                    percent,
+                    weights: weights_at(&current, &green_name, percent, &share),
+                })
                 .collect();
             let green_present = current.iter().any(|s| s.target_group == green_name);
             if current.len() >= MAX_TARGET_GROUPS_PER_FORWARD && !green_present {
@@ -367,7 +458,10 @@ pub fn plan(spec: &Spec, observed: &Observed) -> Plan {
                 with_green
             });
             if replaces.is_some() {
-                steps = vec![Step { percent: 100, weights: vec![share(&green_name, 100)] }];
+                steps = vec![Step {
+                    percent: 100,
+                    weights: vec![share(&green_name, 100)],
+                }];
             }
             let after_teardown = vec![share(&green_name, 100)];
             let shifts = !steps.is_empty() || attach.is_some();
@@ -393,11 +487,17 @@ pub fn plan(spec: &Spec, observed: &Observed) -> Plan {
     summary.shift = traffic.iter().filter(|t| t.shifts).count();
 
     // --- order of the release -----------------------------------------
-    let attach_points: Vec<String> = traffic.iter().filter(|t| t.attach.is_some() || (t.replaces.is_some() && t.shifts)).map(|t| t.label.clone()).collect();
+    let attach_points: Vec<String> = traffic
+        .iter()
+        .filter(|t| t.attach.is_some() || (t.replaces.is_some() && t.shifts))
+        .map(|t| t.label.clone())
+        .collect();
     let shifting = traffic.iter().any(|t| !t.steps.is_empty());
     let needs_health = to_launch > 0 || to_register > 0 || !attach_points.is_empty() || shifting;
     if !attach_points.is_empty() {
-        actions.push(PlannedAction::AttachForHealthChecks { points: attach_points });
+        actions.push(PlannedAction::AttachForHealthChecks {
+            points: attach_points,
+        });
     }
     if needs_health {
         actions.push(PlannedAction::WaitHealthy {
@@ -407,24 +507,45 @@ pub fn plan(spec: &Spec, observed: &Observed) -> Plan {
     }
     if shifting {
         if !spec.hooks.before_traffic.is_empty() {
-            actions.push(PlannedAction::RunHooks { phase: "before_traffic".into(), commands: spec.hooks.before_traffic.len() });
+            actions.push(PlannedAction::RunHooks {
+                phase: "before_traffic".into(),
+                commands: spec.hooks.before_traffic.len(),
+            });
         }
-        let mut percents: Vec<u32> = traffic.iter().flat_map(|t| t.steps.iter().map(|s| s.percent)).collect();
+        let mut percents: Vec<u32> = traffic
+            .iter()
+            .flat_map(|t| t.steps.iter().map(|s| s.percent))
+            .collect();
         percents.sort_unstable();
         percents.dedup();
         for percent in percents {
             actions.push(PlannedAction::ShiftTraffic {
                 percent,
-                points: traffic.iter().filter(|t| t.steps.iter().any(|s| s.percent == percent)).map(|t| t.label.clone()).collect(),
-                wait_seconds: if percent == 100 { 0 } else { spec.rollout.step_interval_seconds },
+                points: traffic
+                    .iter()
+                    .filter(|t| t.steps.iter().any(|s| s.percent == percent))
+                    .map(|t| t.label.clone())
+                    .collect(),
+                wait_seconds: if percent == 100 {
+                    0
+                } else {
+                    spec.rollout.step_interval_seconds
+                },
             });
         }
         if !spec.hooks.after_traffic.is_empty() {
-            actions.push(PlannedAction::RunHooks { phase: "after_traffic".into(), commands: spec.hooks.after_traffic.len() });
+            actions.push(PlannedAction::RunHooks {
+                phase: "after_traffic".into(),
+                commands: spec.hooks.after_traffic.len(),
+            });
         }
     }
 
-    let blues: Vec<&ObservedRelease> = observed.releases.iter().filter(|r| r.release != release).collect();
+    let blues: Vec<&ObservedRelease> = observed
+        .releases
+        .iter()
+        .filter(|r| r.release != release)
+        .collect();
     let mut teardown: Vec<Teardown> = blues
         .iter()
         .map(|r| Teardown {
@@ -436,19 +557,38 @@ pub fn plan(spec: &Spec, observed: &Observed) -> Plan {
         .collect();
     for name in detached.keys() {
         if !owned_names.contains_key(name.as_str()) {
-            teardown.push(Teardown { release: None, target_group: Some(name.clone()), instance_ids: Vec::new(), owned: false });
+            teardown.push(Teardown {
+                release: None,
+                target_group: Some(name.clone()),
+                instance_ids: Vec::new(),
+                owned: false,
+            });
         }
     }
-    let bake_done = green
+    // The bake's end is recorded on green once all traffic is there; until
+    // then (or while traffic still moves) the whole bake is ahead.
+    let bake_left = match green
         .and_then(|g| g.target_group_tags.get(TAG_BAKE_ENDS))
-        .is_some_and(|_| !shifting);
+        .and_then(|value| humantime::parse_rfc3339(value).ok())
+    {
+        Some(ends) if !shifting => {
+            let ends = ends
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or_default();
+            ends.saturating_sub(observed.observed_at)
+        }
+        _ => spec.rollout.bake_seconds,
+    };
     if !teardown.is_empty() || !detached.is_empty() {
-        if !bake_done && spec.rollout.bake_seconds > 0 {
-            actions.push(PlannedAction::Bake { seconds: spec.rollout.bake_seconds });
+        if bake_left > 0 {
+            actions.push(PlannedAction::Bake { seconds: bake_left });
         }
         let names: Vec<String> = detached.keys().cloned().collect();
         if !names.is_empty() {
-            actions.push(PlannedAction::DetachTargetGroups { target_groups: names });
+            actions.push(PlannedAction::DetachTargetGroups {
+                target_groups: names,
+            });
         }
         for stack in teardown.iter().filter(|t| t.owned) {
             summary.destroy += stack.instance_ids.len() + usize::from(stack.target_group.is_some());
@@ -479,7 +619,11 @@ pub fn plan(spec: &Spec, observed: &Observed) -> Plan {
                 instance_type: spec.instances.instance_type.clone(),
                 image_id: spec.instances.image_id.clone(),
                 launch_template: spec.instances.launch_template.as_ref().map(|t| {
-                    format!("{}@{}", t.id.as_deref().or(t.name.as_deref()).unwrap_or_default(), t.version)
+                    format!(
+                        "{}@{}",
+                        t.id.as_deref().or(t.name.as_deref()).unwrap_or_default(),
+                        t.version
+                    )
                 }),
                 subnet_ids: spec.instances.subnet_ids.clone(),
                 user_data: spec.instances.user_data_digest(),
@@ -508,7 +652,12 @@ fn target_group_differences(
     vpc_id: Option<&str>,
     observed: &ObservedHealthCheck,
 ) -> (Vec<String>, Vec<String>) {
-    fn differ<T: PartialEq + std::fmt::Display>(out: &mut Vec<String>, field: &str, actual: Option<T>, wanted: T) {
+    fn differ<T: PartialEq + std::fmt::Display>(
+        out: &mut Vec<String>,
+        field: &str,
+        actual: Option<T>,
+        wanted: T,
+    ) {
         match actual {
             Some(actual) if actual != wanted => out.push(format!("{field}: {actual} → {wanted}")),
             _ => {}
@@ -521,14 +670,54 @@ fn target_group_differences(
     differ(&mut immutable, "protocol", protocol, tg.protocol.as_str());
     differ(&mut immutable, "vpc_id", vpc_id, tg.vpc_id.as_str());
     let mut mutable = Vec::new();
-    differ(&mut mutable, "health_check.path", observed.path.as_deref(), hc.path.as_str());
-    differ(&mut mutable, "health_check.port", observed.port.as_deref(), hc.port.as_str());
-    differ(&mut mutable, "health_check.protocol", observed.protocol.as_deref(), hc.protocol.as_str());
-    differ(&mut mutable, "health_check.interval_seconds", observed.interval_seconds, hc.interval_seconds as i32);
-    differ(&mut mutable, "health_check.timeout_seconds", observed.timeout_seconds, hc.timeout_seconds as i32);
-    differ(&mut mutable, "health_check.healthy_threshold", observed.healthy_threshold, hc.healthy_threshold as i32);
-    differ(&mut mutable, "health_check.unhealthy_threshold", observed.unhealthy_threshold, hc.unhealthy_threshold as i32);
-    differ(&mut mutable, "health_check.matcher", observed.matcher.as_deref(), hc.matcher.as_str());
+    differ(
+        &mut mutable,
+        "health_check.path",
+        observed.path.as_deref(),
+        hc.path.as_str(),
+    );
+    differ(
+        &mut mutable,
+        "health_check.port",
+        observed.port.as_deref(),
+        hc.port.as_str(),
+    );
+    differ(
+        &mut mutable,
+        "health_check.protocol",
+        observed.protocol.as_deref(),
+        hc.protocol.as_str(),
+    );
+    differ(
+        &mut mutable,
+        "health_check.interval_seconds",
+        observed.interval_seconds,
+        hc.interval_seconds as i32,
+    );
+    differ(
+        &mut mutable,
+        "health_check.timeout_seconds",
+        observed.timeout_seconds,
+        hc.timeout_seconds as i32,
+    );
+    differ(
+        &mut mutable,
+        "health_check.healthy_threshold",
+        observed.healthy_threshold,
+        hc.healthy_threshold as i32,
+    );
+    differ(
+        &mut mutable,
+        "health_check.unhealthy_threshold",
+        observed.unhealthy_threshold,
+        hc.unhealthy_threshold as i32,
+    );
+    differ(
+        &mut mutable,
+        "health_check.matcher",
+        observed.matcher.as_deref(),
+        hc.matcher.as_str(),
+    );
     (immutable, mutable)
 }
 
@@ -539,7 +728,11 @@ fn share_of(point: &TrafficPoint, observed: &Observed, green_name: &str) -> u32 
         .map(|groups| {
             groups
                 .iter()
-                .map(|g| Share { target_group: observed.target_group_name(&g.arn).to_string(), release: None, weight: g.weight })
+                .map(|g| Share {
+                    target_group: observed.target_group_name(&g.arn).to_string(),
+                    release: None,
+                    weight: g.weight,
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -552,13 +745,22 @@ pub fn percent_of(shares: &[Share], target_group: &str) -> u32 {
     if total == 0 {
         return 0;
     }
-    let mine: i64 = shares.iter().filter(|s| s.target_group == target_group).map(|s| i64::from(s.weight.max(0))).sum();
+    let mine: i64 = shares
+        .iter()
+        .filter(|s| s.target_group == target_group)
+        .map(|s| i64::from(s.weight.max(0)))
+        .sum();
     ((mine * 100 + total / 2) / total) as u32
 }
 
 /// Weights with green at `percent` and the rest shared among the other groups
 /// in proportion to their current weights (largest remainder, so they sum to 100).
-pub fn weights_at(current: &[Share], green: &str, percent: u32, share: &impl Fn(&str, i32) -> Share) -> Vec<Share> {
+pub fn weights_at(
+    current: &[Share],
+    green: &str,
+    percent: u32,
+    share: &impl Fn(&str, i32) -> Share,
+) -> Vec<Share> {
     let others: Vec<&Share> = current.iter().filter(|s| s.target_group != green).collect();
     let total: i64 = others.iter().map(|s| i64::from(s.weight.max(0))).sum();
     let percent = if total == 0 { 100 } else { percent };
@@ -582,7 +784,10 @@ pub fn weights_at(current: &[Share], green: &str, percent: u32, share: &impl Fn(
         weights[i].1 += 1;
         left -= 1;
     }
-    let mut result: Vec<Share> = weights.into_iter().map(|(name, w, _)| share(&name, w as i32)).collect();
+    let mut result: Vec<Share> = weights
+        .into_iter()
+        .map(|(name, w, _)| share(&name, w as i32))
+        .collect();
     result.push(share(green, percent as i32));
     result
 }

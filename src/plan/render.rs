@@ -13,7 +13,8 @@ pub fn render(plan: &Plan, color: bool) -> String {
     let mut out = String::new();
     let green = &plan.green;
 
-    if plan.is_empty() {
+    // A refused plan is never "no changes": fall through so its blockers show.
+    if plan.is_empty() && plan.blockers.is_empty() {
         let _ = writeln!(
             out,
             "No changes. Release `{}` of `{}` already serves all traffic and nothing else differs.",
@@ -23,7 +24,11 @@ pub fn render(plan: &Plan, color: bool) -> String {
         return out;
     }
 
-    let _ = writeln!(out, "bluegreen will release `{}` of app `{}`:\n", plan.release, plan.app);
+    let _ = writeln!(
+        out,
+        "bluegreen will release `{}` of app `{}`:\n",
+        plan.release, plan.app
+    );
 
     let hc = &green.health_check;
     let tg_line = format!(
@@ -70,15 +75,21 @@ pub fn render(plan: &Plan, color: bool) -> String {
         .as_ref()
         .map(|d| format!("; user data {} bytes, sha256 {}", d.bytes, &d.sha256[..12]))
         .unwrap_or_default();
-    if !green.replaced_instance_ids.is_empty() {
-        let _ = writeln!(
-            out,
-            "  {} {} instance(s) of `{}` with other settings: {}",
-            paint.destroy("-"),
-            green.replaced_instance_ids.len(),
-            plan.release,
-            green.replaced_instance_ids.join(", ")
-        );
+    for action in &plan.actions {
+        if let PlannedAction::TerminateInstances {
+            release,
+            instance_ids,
+            reason,
+        } = action
+        {
+            let _ = writeln!(
+                out,
+                "  {} {} instance(s) of `{release}` ({reason}): {}",
+                paint.destroy("-"),
+                instance_ids.len(),
+                instance_ids.join(", ")
+            );
+        }
     }
     if green.instances_to_launch > 0 {
         let _ = writeln!(
@@ -98,15 +109,28 @@ pub fn render(plan: &Plan, color: bool) -> String {
         );
     }
     if green.targets_to_register > 0 {
-        let _ = writeln!(out, "    register {} target(s) in {}", green.targets_to_register, green.target_group_name);
+        let _ = writeln!(
+            out,
+            "    register {} target(s) in {}",
+            green.targets_to_register, green.target_group_name
+        );
     }
 
     for point in &plan.traffic {
         if !point.shifts {
-            let _ = writeln!(out, "\n    {}: {} (unchanged)", point.label, shares(&point.current));
+            let _ = writeln!(
+                out,
+                "\n    {}: {} (unchanged)",
+                point.label,
+                shares(&point.current)
+            );
             continue;
         }
-        let kind = if point.test_listener { " (test listener)" } else { "" };
+        let kind = if point.test_listener {
+            " (test listener)"
+        } else {
+            ""
+        };
         let _ = writeln!(out, "\n  {} {}{kind}", paint.change("~"), point.label);
         let now = match &point.replaces {
             Some(action) => action.clone(),
@@ -114,11 +138,20 @@ pub fn render(plan: &Plan, color: bool) -> String {
         };
         let _ = writeln!(out, "      now        {now}");
         if let Some(attach) = &point.attach {
-            let label = if point.test_listener { "test" } else { "attach" };
+            let label = if point.test_listener {
+                "test"
+            } else {
+                "attach"
+            };
             let _ = writeln!(out, "      {label:<10} {}", shares(attach));
         }
         for step in &point.steps {
-            let _ = writeln!(out, "      {:<10} {}", format!("step {}%", step.percent), shares(&step.weights));
+            let _ = writeln!(
+                out,
+                "      {:<10} {}",
+                format!("step {}%", step.percent),
+                shares(&step.weights)
+            );
         }
         if !point.test_listener {
             let _ = writeln!(out, "      after bake {}", shares(&point.after_teardown));
@@ -140,9 +173,17 @@ pub fn render(plan: &Plan, color: bool) -> String {
             let instances = if stack.instance_ids.is_empty() {
                 "no instances".to_string()
             } else {
-                format!("{} instance(s): {}", stack.instance_ids.len(), stack.instance_ids.join(", "))
+                format!(
+                    "{} instance(s): {}",
+                    stack.instance_ids.len(),
+                    stack.instance_ids.join(", ")
+                )
             };
-            let _ = writeln!(out, "\n  {} release `{release}` {after}: target group {name}, {instances}", paint.destroy("-"));
+            let _ = writeln!(
+                out,
+                "\n  {} release `{release}` {after}: target group {name}, {instances}",
+                paint.destroy("-")
+            );
         } else {
             let _ = writeln!(
                 out,
@@ -167,18 +208,36 @@ fn render_drift(out: &mut String, plan: &Plan, paint: &Painter) {
     let _ = writeln!(out, "\nDrift:");
     for drift in &plan.drift {
         let line = match drift {
-            Drift::Weights { point, recorded, actual } => format!(
+            Drift::Weights {
+                point,
+                recorded,
+                actual,
+            } => format!(
                 "{point}: weights are {}, but bluegreen last set {}",
                 shares(actual),
                 shares(recorded)
             ),
-            Drift::GreenSettings { release, differences } => {
-                format!("release `{release}` exists with other settings: {}", differences.join("; "))
+            Drift::GreenSettings {
+                release,
+                differences,
+            } => {
+                format!(
+                    "release `{release}` exists with other settings: {}",
+                    differences.join("; ")
+                )
             }
-            Drift::UnlistedRoute { point, target_groups, shifted } => format!(
+            Drift::UnlistedRoute {
+                point,
+                target_groups,
+                shifted,
+            } => format!(
                 "{point} forwards to {} but is not in the spec's `traffic`{}",
                 target_groups.join(", "),
-                if *shifted { "; it is shifted with the rest" } else { "; it is left alone" }
+                if *shifted {
+                    "; it is shifted with the rest"
+                } else {
+                    "; it is left alone"
+                }
             ),
         };
         let _ = writeln!(out, "  {} {line}", paint.change("!"));
@@ -193,7 +252,11 @@ pub fn summary_line(summary: &Summary) -> String {
         summary.change,
         summary.destroy,
         summary.shift,
-        if summary.shift == 1 { "listener" } else { "listeners" }
+        if summary.shift == 1 {
+            "listener"
+        } else {
+            "listeners"
+        }
     )
 }
 
@@ -204,7 +267,13 @@ pub fn shares(shares: &[Share]) -> String {
     }
     shares
         .iter()
-        .map(|s| format!("{} {}%", s.target_group, super::percent_of(shares, &s.target_group)))
+        .map(|s| {
+            format!(
+                "{} {}%",
+                s.target_group,
+                super::percent_of(shares, &s.target_group)
+            )
+        })
         .collect::<Vec<_>>()
         .join(" | ")
 }
@@ -213,12 +282,24 @@ struct Painter(bool);
 
 impl Painter {
     fn add(&self, text: &str) -> String {
-        if self.0 { text.green().to_string() } else { text.to_string() }
+        if self.0 {
+            text.green().to_string()
+        } else {
+            text.to_string()
+        }
     }
     fn change(&self, text: &str) -> String {
-        if self.0 { text.yellow().to_string() } else { text.to_string() }
+        if self.0 {
+            text.yellow().to_string()
+        } else {
+            text.to_string()
+        }
     }
     fn destroy(&self, text: &str) -> String {
-        if self.0 { text.red().to_string() } else { text.to_string() }
+        if self.0 {
+            text.red().to_string()
+        } else {
+            text.to_string()
+        }
     }
 }

@@ -130,6 +130,16 @@ impl<'a> Resolver<'a> {
         }
     }
 
+    /// The `${var.NAME}` names looked up so far.
+    pub(crate) fn into_referenced(self) -> BTreeSet<String> {
+        self.referenced
+    }
+
+    /// Counts `names` (looked up by another resolver, a module body's) as used.
+    pub(crate) fn mark_referenced(&mut self, names: BTreeSet<String>) {
+        self.referenced.extend(names);
+    }
+
     /// `--var` names that the spec neither declares nor uses: almost always a typo.
     pub(crate) fn unused_cli_variables(&self) -> Vec<Problem> {
         self.vars
@@ -238,7 +248,11 @@ fn expand(text: &str, resolver: &mut Resolver<'_>) -> Result<Option<Value>, Stri
                 other => {
                     return Err(format!(
                         "`${{{reference}}}` is a{} {} and cannot be pasted into text",
-                        if json_type(&other) == "array" || json_type(&other) == "object" { "n" } else { "" },
+                        if json_type(&other) == "array" || json_type(&other) == "object" {
+                            "n"
+                        } else {
+                            ""
+                        },
                         json_type(&other)
                     ))
                 }
@@ -284,9 +298,17 @@ mod tests {
     fn cli_beats_environment_beats_default() {
         let doc = json!({"variables": {"release": "dev"}, "a": "${var.release}"});
         assert_eq!(run(doc.clone(), &[], &[]).unwrap()["a"], "dev");
-        assert_eq!(run(doc.clone(), &[], &[("BLUEGREEN_VAR_release", "env")]).unwrap()["a"], "env");
         assert_eq!(
-            run(doc, &[("release", "cli")], &[("BLUEGREEN_VAR_release", "env")]).unwrap()["a"],
+            run(doc.clone(), &[], &[("BLUEGREEN_VAR_release", "env")]).unwrap()["a"],
+            "env"
+        );
+        assert_eq!(
+            run(
+                doc,
+                &[("release", "cli")],
+                &[("BLUEGREEN_VAR_release", "env")]
+            )
+            .unwrap()["a"],
             "cli"
         );
     }
@@ -304,19 +326,33 @@ mod tests {
         let doc = json!({"variables": {"count": 2}, "n": "${var.count}"});
         let problems = run(doc, &[("count", "many")], &[]).unwrap_err();
         assert_eq!(problems[0].field, "n");
-        assert!(problems[0].message.contains("must be a number"), "{:?}", problems);
+        assert!(
+            problems[0].message.contains("must be a number"),
+            "{:?}",
+            problems
+        );
     }
 
     #[test]
     fn missing_variable_is_named_with_its_field() {
-        let problems = run(json!({"instances": {"tags": {"team": "${var.team}"}}}), &[], &[]).unwrap_err();
+        let problems = run(
+            json!({"instances": {"tags": {"team": "${var.team}"}}}),
+            &[],
+            &[],
+        )
+        .unwrap_err();
         assert_eq!(problems[0].field, "instances.tags.team");
         assert!(problems[0].message.contains("variable `team` has no value"));
     }
 
     #[test]
     fn env_references_and_escapes() {
-        let out = run(json!({"a": "${env.HOME_DIR}/x", "b": "$${literal}"}), &[], &[("HOME_DIR", "/h")]).unwrap();
+        let out = run(
+            json!({"a": "${env.HOME_DIR}/x", "b": "$${literal}"}),
+            &[],
+            &[("HOME_DIR", "/h")],
+        )
+        .unwrap();
         assert_eq!(out["a"], "/h/x");
         assert_eq!(out["b"], "${literal}");
         let problems = run(json!({"a": "${env.NOPE}"}), &[], &[]).unwrap_err();
@@ -325,13 +361,23 @@ mod tests {
 
     #[test]
     fn undeclared_cli_variable_is_a_typo() {
-        let problems = run(json!({"variables": {"release": "x"}}), &[("relase", "y")], &[]).unwrap_err();
+        let problems = run(
+            json!({"variables": {"release": "x"}}),
+            &[("relase", "y")],
+            &[],
+        )
+        .unwrap_err();
         assert!(problems[0].message.contains("no variable `relase`"));
     }
 
     #[test]
     fn malformed_references_are_reported() {
-        let problems = run(json!({"a": "${var.x", "b": "${nope}", "c": "${foo.bar}"}), &[], &[]).unwrap_err();
+        let problems = run(
+            json!({"a": "${var.x", "b": "${nope}", "c": "${foo.bar}"}),
+            &[],
+            &[],
+        )
+        .unwrap_err();
         assert_eq!(problems.len(), 3);
         assert!(problems[0].message.contains("unterminated"));
         assert!(problems[1].message.contains("not a reference"));
@@ -346,7 +392,10 @@ mod tests {
 
     #[test]
     fn assignments_parse() {
-        assert_eq!(Variables::parse_assignment("a=b=c").unwrap(), ("a".into(), "b=c".into()));
+        assert_eq!(
+            Variables::parse_assignment("a=b=c").unwrap(),
+            ("a".into(), "b=c".into())
+        );
         assert!(Variables::parse_assignment("novalue").is_err());
         assert!(Variables::parse_assignment("1x=2").is_err());
     }

@@ -348,18 +348,34 @@ pub fn from_value(path: &Path, document: Value, vars: &Variables) -> Result<Spec
     let mut resolver = vars.resolver(&defaults);
     let mut problems = Vec::new();
     let mut document = Value::Object(document);
-    interpolate::fill(&mut document, "", &mut resolver, &mut problems, &["variables"]);
+    interpolate::fill(
+        &mut document,
+        "",
+        &mut resolver,
+        &mut problems,
+        &["variables"],
+    );
     let mut module = module.map(|mut m| {
         interpolate::fill(&mut m, "module", &mut resolver, &mut problems, &[]);
         m
     });
-    problems.extend(resolver.unused_cli_variables());
     if !problems.is_empty() {
+        // Without a module every reference has been seen, so a `--var` nobody
+        // uses (often a typo of a missing one) is reported along.
+        if module.is_none() {
+            problems.extend(resolver.unused_cli_variables());
+        }
         return Err(SpecError::invalid(path, problems));
     }
     if let Some(module) = module.take() {
-        let body = module::expand(path, module, vars, &defaults)?;
+        let (body, referenced) = module::expand(path, module, vars, &defaults)?;
+        // A `--var` used only inside the module's body is used.
+        resolver.mark_referenced(referenced);
         module::merge_under(&mut document, body);
+    }
+    let unused = resolver.unused_cli_variables();
+    if !unused.is_empty() {
+        return Err(SpecError::invalid(path, unused));
     }
 
     let mut spec: Spec = serde_path_to_error::deserialize(document).map_err(|err| {
@@ -417,3 +433,6 @@ pub struct UserDataDigest {
     pub bytes: usize,
     pub sha256: String,
 }
+
+#[cfg(test)]
+mod tests;

@@ -6,7 +6,7 @@
 //! `${input.NAME}`; the filled body is merged *under* the spec, so the spec's
 //! own keys win (objects merge key by key, anything else is replaced whole).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -68,12 +68,12 @@ impl InputType {
             return Some(value);
         }
         match (self, &value) {
-            (InputType::Number, Value::String(s)) => {
-                serde_json::from_str::<Value>(s).ok().filter(Value::is_number)
-            }
-            (InputType::Boolean, Value::String(s)) => {
-                serde_json::from_str::<Value>(s).ok().filter(Value::is_boolean)
-            }
+            (InputType::Number, Value::String(s)) => serde_json::from_str::<Value>(s)
+                .ok()
+                .filter(Value::is_number),
+            (InputType::Boolean, Value::String(s)) => serde_json::from_str::<Value>(s)
+                .ok()
+                .filter(Value::is_boolean),
             _ => None,
         }
     }
@@ -88,13 +88,14 @@ struct ModuleCall {
     inputs: BTreeMap<String, Value>,
 }
 
-/// Reads the module a spec calls and returns its body with the inputs filled in.
+/// Reads the module a spec calls and returns its body with the inputs filled in,
+/// and the names of the `${var.NAME}` references the body uses.
 pub(crate) fn expand(
     spec_path: &Path,
     call: Value,
     vars: &Variables,
     defaults: &BTreeMap<String, Value>,
-) -> Result<Value, SpecError> {
+) -> Result<(Value, BTreeSet<String>), SpecError> {
     let call: ModuleCall = serde_path_to_error::deserialize(call).map_err(|err| {
         let inner = err.path().to_string();
         let field = if inner == "." {
@@ -172,9 +173,13 @@ pub(crate) fn expand(
         return Err(SpecError::invalid(&module_path, problems));
     }
     if !body.is_object() {
-        return Err(SpecError::one(&module_path, "body", "expected an object (a partial spec)"));
+        return Err(SpecError::one(
+            &module_path,
+            "body",
+            "expected an object (a partial spec)",
+        ));
     }
-    Ok(body)
+    Ok((body, resolver.into_referenced()))
 }
 
 fn resolve_source(spec_path: &Path, source: &str) -> PathBuf {
@@ -199,19 +204,16 @@ fn list<'a>(names: impl Iterator<Item = &'a String>) -> String {
 
 /// Merges `base` under `top`: keys present in `top` win, objects merge deeply.
 pub(crate) fn merge_under(top: &mut Value, base: Value) {
-    match (top, base) {
-        (Value::Object(top), Value::Object(base)) => {
-            for (key, base_value) in base {
-                match top.get_mut(&key) {
-                    Some(top_value) => merge_under(top_value, base_value),
-                    None => {
-                        top.insert(key, base_value);
-                    }
+    // Anything that is not object-under-object: the spec's value stands.
+    if let (Value::Object(top), Value::Object(base)) = (top, base) {
+        for (key, base_value) in base {
+            match top.get_mut(&key) {
+                Some(top_value) => merge_under(top_value, base_value),
+                None => {
+                    top.insert(key, base_value);
                 }
             }
         }
-        // Anything that is not object-under-object: the spec's value stands.
-        _ => {}
     }
 }
 
@@ -223,14 +225,23 @@ mod tests {
     #[test]
     fn spec_keys_win_and_objects_merge() {
         let mut top = json!({"a": 1, "o": {"x": 1}, "l": [1]});
-        merge_under(&mut top, json!({"a": 2, "b": 3, "o": {"x": 2, "y": 2}, "l": [2, 3]}));
-        assert_eq!(top, json!({"a": 1, "b": 3, "o": {"x": 1, "y": 2}, "l": [1]}));
+        merge_under(
+            &mut top,
+            json!({"a": 2, "b": 3, "o": {"x": 2, "y": 2}, "l": [2, 3]}),
+        );
+        assert_eq!(
+            top,
+            json!({"a": 1, "b": 3, "o": {"x": 1, "y": 2}, "l": [1]})
+        );
     }
 
     #[test]
     fn text_inputs_are_accepted_as_numbers_and_booleans() {
         assert_eq!(InputType::Number.accept(json!("3")), Some(json!(3)));
-        assert_eq!(InputType::Boolean.accept(json!("false")), Some(json!(false)));
+        assert_eq!(
+            InputType::Boolean.accept(json!("false")),
+            Some(json!(false))
+        );
         assert_eq!(InputType::Number.accept(json!("three")), None);
         assert_eq!(InputType::String.accept(json!(3)), None);
     }

@@ -17,7 +17,7 @@ pub const TAG_APP: &str = "bluegreen:app";
 pub const TAG_RELEASE: &str = "bluegreen:release";
 /// Hash of the settings an instance or target group was created from.
 pub const TAG_SETTINGS: &str = "bluegreen:settings";
-/// On a listener or rule: the weights this tool last wrote there, `release=weight,…`.
+/// On a listener or rule: the weights this tool last wrote there, `target-group-name=weight,…`.
 pub const TAG_WEIGHTS_PREFIX: &str = "bluegreen:weights:";
 /// On green's target group: when the bake ends (RFC 3339), once traffic is all on green.
 pub const TAG_BAKE_ENDS: &str = "bluegreen:bake-ends";
@@ -100,13 +100,19 @@ mod tests {
         let c = target_group_name("shop", "1.2.3");
         for name in [&a, &b, &c] {
             assert!(name.len() <= TARGET_GROUP_NAME_MAX, "{name}");
-            assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'), "{name}");
+            assert!(
+                name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'),
+                "{name}"
+            );
             assert!(!name.starts_with('-') && !name.ends_with('-'), "{name}");
         }
         assert_ne!(a, b);
         assert!(a.starts_with("checkout-service-"));
         assert!(c.starts_with("shop-1-2-3-"));
-        assert_ne!(target_group_name("shop", "1.2.3"), target_group_name("shop", "1-2-3"));
+        assert_ne!(
+            target_group_name("shop", "1.2.3"),
+            target_group_name("shop", "1-2-3")
+        );
     }
 
     #[test]

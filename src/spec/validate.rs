@@ -4,7 +4,9 @@
 use std::collections::BTreeSet;
 
 use super::naming::{APP_NAME_MAX, TAG_APP};
-use super::{HealthCheck, Instances, ListenerRef, Problem, Rollout, Spec, TargetGroupSpec, Traffic};
+use super::{
+    HealthCheck, Instances, ListenerRef, Problem, Rollout, Spec, TargetGroupSpec, Traffic,
+};
 
 /// Tags the tool sets itself; a spec's own tags may not use the prefix.
 const RESERVED_TAG_PREFIXES: [&str; 2] = ["bluegreen:", "aws:"];
@@ -91,8 +93,14 @@ fn check_app(spec: &Spec, problems: &mut Problems) {
 fn is_region(region: &str) -> bool {
     let parts: Vec<_> = region.split('-').collect();
     parts.len() >= 3
-        && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
-        && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
+        && parts
+            .last()
+            .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
 }
 
 fn check_traffic(traffic: &Traffic, region: Option<&str>, problems: &mut Problems) {
@@ -105,7 +113,11 @@ fn check_traffic(traffic: &Traffic, region: Option<&str>, problems: &mut Problem
     for (i, listener) in traffic.listeners.iter().enumerate() {
         let field = format!("traffic.listeners[{i}]");
         check_listener_ref(listener, region, &field, problems);
-        problems.require(seen.insert(listener.clone()), &field, format!("`{listener}` is listed twice"));
+        problems.require(
+            seen.insert(listener.clone()),
+            &field,
+            format!("`{listener}` is listed twice"),
+        );
     }
     if let Some(test) = &traffic.test_listener {
         check_listener_ref(test, region, "traffic.test_listener", problems);
@@ -119,20 +131,36 @@ fn check_traffic(traffic: &Traffic, region: Option<&str>, problems: &mut Problem
     for (i, rule) in traffic.rules.iter().enumerate() {
         let field = format!("traffic.rules[{i}]");
         check_arn(rule, "listener-rule", 6, region, &field, problems);
-        problems.require(seen.insert(rule), &field, format!("`{rule}` is listed twice"));
+        problems.require(
+            seen.insert(rule),
+            &field,
+            format!("`{rule}` is listed twice"),
+        );
     }
 }
 
-fn check_listener_ref(listener: &ListenerRef, region: Option<&str>, field: &str, problems: &mut Problems) {
+fn check_listener_ref(
+    listener: &ListenerRef,
+    region: Option<&str>,
+    field: &str,
+    problems: &mut Problems,
+) {
     match listener {
         ListenerRef::Arn(arn) => check_arn(arn, "listener", 5, region, field, problems),
-        ListenerRef::Port { load_balancer, port } => {
+        ListenerRef::Port {
+            load_balancer,
+            port,
+        } => {
             problems.require(
                 is_load_balancer_name(load_balancer),
                 format!("{field}.load_balancer"),
                 format!("`{load_balancer}` is not a load balancer name (1 to 32 letters, digits and `-`)"),
             );
-            problems.require(*port > 0, format!("{field}.port"), "must be between 1 and 65535");
+            problems.require(
+                *port > 0,
+                format!("{field}.port"),
+                "must be between 1 and 65535",
+            );
         }
     }
 }
@@ -146,7 +174,14 @@ fn is_load_balancer_name(name: &str) -> bool {
 
 /// Checks an ELBv2 ARN: `arn:PARTITION:elasticloadbalancing:REGION:ACCOUNT:KIND/app/NAME/ID/…`
 /// with `parts` path segments after the kind.
-fn check_arn(arn: &str, kind: &str, segments: usize, region: Option<&str>, field: &str, problems: &mut Problems) {
+fn check_arn(
+    arn: &str,
+    kind: &str,
+    segments: usize,
+    region: Option<&str>,
+    field: &str,
+    problems: &mut Problems,
+) {
     let fields: Vec<&str> = arn.splitn(6, ':').collect();
     let well_formed = fields.len() == 6
         && fields[0] == "arn"
@@ -160,7 +195,9 @@ fn check_arn(arn: &str, kind: &str, segments: usize, region: Option<&str>, field
             path.len() == segments
                 && path[0] == kind
                 && path[1] == "app"
-                && path[2..].iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+                && path[2..].iter().all(|p| {
+                    !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                })
         };
     if !well_formed {
         let example = if kind == "listener" {
@@ -168,14 +205,21 @@ fn check_arn(arn: &str, kind: &str, segments: usize, region: Option<&str>, field
         } else {
             "arn:aws:elasticloadbalancing:REGION:ACCOUNT:listener-rule/app/LB/ID/ID/ID"
         };
-        problems.require(false, field, format!("`{arn}` is not an Application Load Balancer {kind} ARN (like `{example}`)"));
+        problems.require(
+            false,
+            field,
+            format!("`{arn}` is not an Application Load Balancer {kind} ARN (like `{example}`)"),
+        );
         return;
     }
     if let Some(region) = region {
         problems.require(
             fields[3] == region,
             field,
-            format!("the {kind} is in `{}` but the spec's region is `{region}`", fields[3]),
+            format!(
+                "the {kind} is in `{}` but the spec's region is `{region}`",
+                fields[3]
+            ),
         );
     }
 }
@@ -185,7 +229,12 @@ fn check_arn(arn: &str, kind: &str, segments: usize, region: Option<&str>, field
 fn is_ec2_id(id: &str, prefix: &str) -> bool {
     id.strip_prefix(prefix)
         .and_then(|rest| rest.strip_prefix('-'))
-        .is_some_and(|hex| (1..=17).contains(&hex.len()) && hex.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()))
+        .is_some_and(|hex| {
+            (1..=17).contains(&hex.len())
+                && hex
+                    .chars()
+                    .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        })
 }
 
 fn check_id(id: &str, prefix: &str, field: &str, problems: &mut Problems) {
@@ -222,7 +271,9 @@ fn check_instances(instances: &Instances, problems: &mut Problems) {
             }
             let version = &template.version;
             problems.require(
-                version == "$Latest" || version == "$Default" || (!version.is_empty() && version.chars().all(|c| c.is_ascii_digit())),
+                version == "$Latest"
+                    || version == "$Default"
+                    || (!version.is_empty() && version.chars().all(|c| c.is_ascii_digit())),
                 "instances.launch_template.version",
                 format!("must be `$Latest`, `$Default` or a version number, got `{version}`"),
             );
@@ -235,28 +286,59 @@ fn check_instances(instances: &Instances, problems: &mut Problems) {
         let valid = kind.split_once('.').is_some_and(|(family, size)| {
             !family.is_empty()
                 && !size.is_empty()
-                && kind.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+                && kind
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
         });
-        problems.require(valid, "instances.instance_type", format!("`{kind}` is not an instance type (like `t3.small`)"));
+        problems.require(
+            valid,
+            "instances.instance_type",
+            format!("`{kind}` is not an instance type (like `t3.small`)"),
+        );
     }
-    problems.require(!instances.subnet_ids.is_empty(), "instances.subnet_ids", "name at least one subnet");
+    problems.require(
+        !instances.subnet_ids.is_empty(),
+        "instances.subnet_ids",
+        "name at least one subnet",
+    );
     for (i, subnet) in instances.subnet_ids.iter().enumerate() {
-        check_id(subnet, "subnet", &format!("instances.subnet_ids[{i}]"), problems);
+        check_id(
+            subnet,
+            "subnet",
+            &format!("instances.subnet_ids[{i}]"),
+            problems,
+        );
     }
     for (i, group) in instances.security_group_ids.iter().enumerate() {
-        check_id(group, "sg", &format!("instances.security_group_ids[{i}]"), problems);
+        check_id(
+            group,
+            "sg",
+            &format!("instances.security_group_ids[{i}]"),
+            problems,
+        );
     }
     if let Some(key) = &instances.key_name {
-        problems.require(!key.is_empty(), "instances.key_name", "cannot be empty (leave it out instead)");
+        problems.require(
+            !key.is_empty(),
+            "instances.key_name",
+            "cannot be empty (leave it out instead)",
+        );
     }
     if let Some(profile) = &instances.iam_instance_profile {
-        problems.require(!profile.is_empty(), "instances.iam_instance_profile", "cannot be empty (leave it out instead)");
+        problems.require(
+            !profile.is_empty(),
+            "instances.iam_instance_profile",
+            "cannot be empty (leave it out instead)",
+        );
     }
     if let Some(data) = &instances.user_data {
         problems.require(
             data.len() <= MAX_USER_DATA_BYTES,
             "instances.user_data",
-            format!("is {} bytes; AWS takes at most {MAX_USER_DATA_BYTES}", data.len()),
+            format!(
+                "is {} bytes; AWS takes at most {MAX_USER_DATA_BYTES}",
+                data.len()
+            ),
         );
     }
     problems.require(
@@ -271,17 +353,34 @@ fn check_instances(instances: &Instances, problems: &mut Problems) {
             &field,
             format!("`{key}` is set by the tool (`{TAG_APP}`, `Name`, …); tags starting with `bluegreen:` or `aws:` are reserved"),
         );
-        problems.require(!key.is_empty() && key.len() <= 128, &field, "tag keys are 1 to 128 characters");
-        problems.require(value.len() <= 256, &field, "tag values are at most 256 characters");
+        problems.require(
+            !key.is_empty() && key.len() <= 128,
+            &field,
+            "tag keys are 1 to 128 characters",
+        );
+        problems.require(
+            value.len() <= 256,
+            &field,
+            "tag values are at most 256 characters",
+        );
     }
 }
 
 fn check_target_group(target_group: &TargetGroupSpec, problems: &mut Problems) {
     check_id(&target_group.vpc_id, "vpc", "target_group.vpc_id", problems);
-    problems.require(target_group.port > 0, "target_group.port", "must be between 1 and 65535");
+    problems.require(
+        target_group.port > 0,
+        "target_group.port",
+        "must be between 1 and 65535",
+    );
     check_protocol(&target_group.protocol, "target_group.protocol", problems);
     check_health_check(&target_group.health_check, problems);
-    problems.range(target_group.deregistration_delay_seconds, 0, 3600, "target_group.deregistration_delay_seconds");
+    problems.range(
+        target_group.deregistration_delay_seconds,
+        0,
+        3600,
+        "target_group.deregistration_delay_seconds",
+    );
 }
 
 fn check_protocol(protocol: &str, field: &str, problems: &mut Problems) {
@@ -296,16 +395,36 @@ fn check_health_check(check: &HealthCheck, problems: &mut Problems) {
     problems.require(
         check.path.starts_with('/') && check.path.len() <= 1024,
         "target_group.health_check.path",
-        format!("must start with `/` and be at most 1024 characters, got `{}`", check.path),
+        format!(
+            "must start with `/` and be at most 1024 characters, got `{}`",
+            check.path
+        ),
     );
     problems.require(
         check.port == "traffic-port" || check.port.parse::<u16>().is_ok_and(|p| p > 0),
         "target_group.health_check.port",
-        format!("must be `traffic-port` or a port number, got `{}`", check.port),
+        format!(
+            "must be `traffic-port` or a port number, got `{}`",
+            check.port
+        ),
     );
-    check_protocol(&check.protocol, "target_group.health_check.protocol", problems);
-    problems.range(check.interval_seconds, 5, 300, "target_group.health_check.interval_seconds");
-    problems.range(check.timeout_seconds, 2, 120, "target_group.health_check.timeout_seconds");
+    check_protocol(
+        &check.protocol,
+        "target_group.health_check.protocol",
+        problems,
+    );
+    problems.range(
+        check.interval_seconds,
+        5,
+        300,
+        "target_group.health_check.interval_seconds",
+    );
+    problems.range(
+        check.timeout_seconds,
+        2,
+        120,
+        "target_group.health_check.timeout_seconds",
+    );
     problems.require(
         check.timeout_seconds < check.interval_seconds,
         "target_group.health_check.timeout_seconds",
@@ -314,12 +433,25 @@ fn check_health_check(check: &HealthCheck, problems: &mut Problems) {
             check.interval_seconds, check.timeout_seconds
         ),
     );
-    problems.range(check.healthy_threshold, 2, 10, "target_group.health_check.healthy_threshold");
-    problems.range(check.unhealthy_threshold, 2, 10, "target_group.health_check.unhealthy_threshold");
+    problems.range(
+        check.healthy_threshold,
+        2,
+        10,
+        "target_group.health_check.healthy_threshold",
+    );
+    problems.range(
+        check.unhealthy_threshold,
+        2,
+        10,
+        "target_group.health_check.unhealthy_threshold",
+    );
     problems.require(
         is_matcher(&check.matcher),
         "target_group.health_check.matcher",
-        format!("must be HTTP codes from 200 to 499 like `200`, `200,302` or `200-299`, got `{}`", check.matcher),
+        format!(
+            "must be HTTP codes from 200 to 499 like `200`, `200,302` or `200-299`, got `{}`",
+            check.matcher
+        ),
     );
 }
 
@@ -333,14 +465,26 @@ fn is_matcher(matcher: &str) -> bool {
 }
 
 fn check_rollout(rollout: &Rollout, problems: &mut Problems) {
-    problems.require(!rollout.steps.is_empty(), "rollout.steps", "give at least one step (`[100]` moves all traffic at once)");
+    problems.require(
+        !rollout.steps.is_empty(),
+        "rollout.steps",
+        "give at least one step (`[100]` moves all traffic at once)",
+    );
     let mut previous = 0;
     for (i, &step) in rollout.steps.iter().enumerate() {
         let field = format!("rollout.steps[{i}]");
         if !(1..=100).contains(&step) {
-            problems.require(false, &field, format!("must be a percentage between 1 and 100, got {step}"));
+            problems.require(
+                false,
+                &field,
+                format!("must be a percentage between 1 and 100, got {step}"),
+            );
         } else if step <= previous {
-            problems.require(false, &field, format!("steps must increase strictly, but {step} follows {previous}"));
+            problems.require(
+                false,
+                &field,
+                format!("steps must increase strictly, but {step} follows {previous}"),
+            );
         }
         previous = previous.max(step);
     }
@@ -351,8 +495,17 @@ fn check_rollout(rollout: &Rollout, problems: &mut Problems) {
             format!("the last step must be 100 (all traffic on green), got {last}"),
         );
     }
-    problems.range(rollout.min_healthy_percent, 1, 100, "rollout.min_healthy_percent");
-    problems.require(rollout.health_timeout_seconds > 0, "rollout.health_timeout_seconds", "must be at least 1");
+    problems.range(
+        rollout.min_healthy_percent,
+        1,
+        100,
+        "rollout.min_healthy_percent",
+    );
+    problems.require(
+        rollout.health_timeout_seconds > 0,
+        "rollout.health_timeout_seconds",
+        "must be at least 1",
+    );
 }
 
 #[cfg(test)]

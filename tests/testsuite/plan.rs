@@ -17,7 +17,11 @@ async fn setup() -> Setup {
     let emulator = Emulator::start();
     let sandbox = Sandbox::create(&emulator.endpoint, "shop-alb").await;
     let vars = var_args(&sandbox.example_vars());
-    Setup { emulator, sandbox, vars }
+    Setup {
+        emulator,
+        sandbox,
+        vars,
+    }
 }
 
 impl Setup {
@@ -32,19 +36,37 @@ impl Setup {
     fn spec(&self, release: &str) -> spec::Spec {
         let mut vars = self.sandbox.example_vars();
         vars.push(("release".into(), release.into()));
-        spec::load(&root().join("examples/web.json"), &Variables::with_env(vars, Vec::new())).expect("spec")
+        spec::load(
+            &root().join("examples/web.json"),
+            &Variables::with_env(vars, Vec::new()),
+        )
+        .expect("spec")
     }
 
     /// Seeds release `release` of `shop` exactly as the spec describes it.
-    async fn seed_matching(&self, release: &str, count: i32) -> crate::support::sandbox::SeededRelease {
+    async fn seed_matching(
+        &self,
+        release: &str,
+        count: i32,
+    ) -> crate::support::sandbox::SeededRelease {
         let spec = self.spec(release);
         let seeded = self
             .sandbox
-            .seed_release("shop", release, count, &naming::instance_settings_hash(&spec.instances))
+            .seed_release(
+                "shop",
+                release,
+                count,
+                &naming::instance_settings_hash(&spec.instances),
+            )
             .await;
         let hc = &spec.target_group.health_check;
         self.sandbox
-            .set_health_check(&seeded.target_group_arn, &hc.path, hc.interval_seconds as i32, hc.healthy_threshold as i32)
+            .set_health_check(
+                &seeded.target_group_arn,
+                &hc.path,
+                hc.interval_seconds as i32,
+                hc.healthy_threshold as i32,
+            )
             .await;
         seeded
     }
@@ -56,7 +78,9 @@ async fn first_release_takes_over_from_the_existing_target_group() {
     let run = setup.plan(&[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     insta::assert_snapshot!("first_release", redact(&run.stdout));
-    assert!(run.stdout.contains("Plan: 4 to add, 0 to change, 0 to destroy, 1 listener to shift."));
+    assert!(run
+        .stdout
+        .contains("Plan: 4 to add, 0 to change, 0 to destroy, 1 listener to shift."));
 }
 
 #[tokio::test]
@@ -65,13 +89,19 @@ async fn plan_only_reads() {
     let blue = setup.seed_matching("v0", 2).await;
     setup
         .sandbox
-        .set_forward(&setup.sandbox.listener_arn, &[(&blue.target_group_arn, 100)])
+        .set_forward(
+            &setup.sandbox.listener_arn,
+            &[(&blue.target_group_arn, 100)],
+        )
         .await;
     setup.emulator.start_recording();
     let run = setup.plan(&["--output", "json"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let actions = setup.emulator.recorded_actions();
-    assert!(actions.len() >= 5, "expected discovery calls, got {actions:?}");
+    assert!(
+        actions.len() >= 5,
+        "expected discovery calls, got {actions:?}"
+    );
     let writes: Vec<_> = actions
         .iter()
         .filter(|a| !(a.starts_with("Describe") || a.starts_with("Get") || a.starts_with("List")))
@@ -84,23 +114,46 @@ async fn blue_green_release_with_hand_set_weights_shows_drift() {
     let setup = setup().await;
     let blue = setup.seed_matching("v0", 2).await;
     let listener = &setup.sandbox.listener_arn;
-    setup.sandbox.set_forward(listener, &[(&blue.target_group_arn, 100)]).await;
-    setup.sandbox.record_weights(listener, "shop", &[("shop-v0", 100)]).await;
+    setup
+        .sandbox
+        .set_forward(listener, &[(&blue.target_group_arn, 100)])
+        .await;
+    setup
+        .sandbox
+        .record_weights(listener, "shop", &[("shop-v0", 100)])
+        .await;
     // Someone moves half the traffic back to the old group by hand.
     setup
         .sandbox
-        .set_forward(listener, &[(&blue.target_group_arn, 50), (&setup.sandbox.legacy_target_group_arn, 50)])
+        .set_forward(
+            listener,
+            &[
+                (&blue.target_group_arn, 50),
+                (&setup.sandbox.legacy_target_group_arn, 50),
+            ],
+        )
         .await;
 
     let run = setup.plan(&["--detailed-exitcode"]);
-    assert_eq!(run.code, 2, "changes give 2 with --detailed-exitcode: {}", run.stderr);
+    assert_eq!(
+        run.code, 2,
+        "changes give 2 with --detailed-exitcode: {}",
+        run.stderr
+    );
     insta::assert_snapshot!("blue_green_with_drift", redact(&run.stdout));
-    assert!(run.stdout.contains("Plan: 4 to add, 0 to change, 3 to destroy, 1 listener to shift."));
+    assert!(run
+        .stdout
+        .contains("Plan: 4 to add, 0 to change, 3 to destroy, 1 listener to shift."));
     for id in &blue.instance_ids {
-        assert!(run.stdout.contains(id), "blue instance {id} should be listed for teardown");
+        assert!(
+            run.stdout.contains(id),
+            "blue instance {id} should be listed for teardown"
+        );
     }
     assert!(
-        run.stdout.contains("weights are shop-v0 50% | legacy-shop-alb 50%, but bluegreen last set shop-v0 100%"),
+        run.stdout.contains(
+            "weights are shop-v0 50% | legacy-shop-alb 50%, but bluegreen last set shop-v0 100%"
+        ),
         "{}",
         run.stdout
     );
@@ -111,8 +164,14 @@ async fn no_changes_when_the_release_serves_everything() {
     let setup = setup().await;
     let green = setup.seed_matching("v1", 3).await;
     let listener = &setup.sandbox.listener_arn;
-    setup.sandbox.set_forward(listener, &[(&green.target_group_arn, 100)]).await;
-    setup.sandbox.record_weights(listener, "shop", &[("shop-v1", 100)]).await;
+    setup
+        .sandbox
+        .set_forward(listener, &[(&green.target_group_arn, 100)])
+        .await;
+    setup
+        .sandbox
+        .record_weights(listener, "shop", &[("shop-v1", 100)])
+        .await;
 
     let run = setup.plan(&["--detailed-exitcode"]);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
@@ -121,7 +180,10 @@ async fn no_changes_when_the_release_serves_everything() {
     let run = setup.plan(&["--output", "json"]);
     let plan: serde_json::Value = serde_json::from_str(&run.stdout).expect("json plan");
     assert_eq!(plan["actions"], serde_json::json!([]));
-    assert_eq!(plan["summary"], serde_json::json!({"add": 0, "change": 0, "destroy": 0, "shift": 0}));
+    assert_eq!(
+        plan["summary"],
+        serde_json::json!({"add": 0, "change": 0, "destroy": 0, "shift": 0})
+    );
 }
 
 #[tokio::test]
@@ -131,7 +193,10 @@ async fn resuming_a_half_done_shift_plans_only_what_is_left() {
     let green = setup.seed_matching("v1", 3).await;
     setup
         .sandbox
-        .set_forward(&setup.sandbox.listener_arn, &[(&blue.target_group_arn, 50), (&green.target_group_arn, 50)])
+        .set_forward(
+            &setup.sandbox.listener_arn,
+            &[(&blue.target_group_arn, 50), (&green.target_group_arn, 50)],
+        )
         .await;
     let run = setup.plan(&["--output", "json"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -142,8 +207,22 @@ async fn resuming_a_half_done_shift_plans_only_what_is_left() {
         .iter()
         .map(|a| a["action"].as_str().expect("action kind"))
         .collect();
-    assert_eq!(kinds, ["wait-healthy", "run-hooks", "shift-traffic", "bake", "detach-target-groups", "destroy-stack"]);
-    assert_eq!(plan["traffic"][0]["steps"].as_array().map(Vec::len), Some(1), "only the 100% step is left");
+    assert_eq!(
+        kinds,
+        [
+            "wait-healthy",
+            "run-hooks",
+            "shift-traffic",
+            "bake",
+            "detach-target-groups",
+            "destroy-stack"
+        ]
+    );
+    assert_eq!(
+        plan["traffic"][0]["steps"].as_array().map(Vec::len),
+        Some(1),
+        "only the 100% step is left"
+    );
     assert_eq!(plan["summary"]["add"], 0);
     assert_eq!(plan["summary"]["destroy"], 3);
 }
@@ -155,21 +234,33 @@ async fn json_output_and_saved_plan_agree() {
     let saved = dir.path().join("release.plan");
     let run = setup.plan(&["--output", "json", "--out", saved.to_str().expect("path")]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let plan: serde_json::Value = serde_json::from_str(&run.stdout).expect("stdout is one JSON document");
+    let plan: serde_json::Value =
+        serde_json::from_str(&run.stdout).expect("stdout is one JSON document");
     assert_eq!(plan["format_version"], 1);
-    assert_eq!(plan["summary"], serde_json::json!({"add": 4, "change": 0, "destroy": 0, "shift": 1}));
+    assert_eq!(
+        plan["summary"],
+        serde_json::json!({"add": 4, "change": 0, "destroy": 0, "shift": 1})
+    );
     insta::assert_snapshot!("first_release_json", redact(&run.stdout));
 
     let file: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&saved).expect("saved plan")).expect("saved plan is JSON");
+        serde_json::from_str(&std::fs::read_to_string(&saved).expect("saved plan"))
+            .expect("saved plan is JSON");
     assert_eq!(file["format"], "bluegreen-plan/1");
     assert_eq!(file["plan"]["fingerprint"], plan["fingerprint"]);
     assert_eq!(file["spec"]["app"], "shop");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&saved).expect("metadata").permissions().mode();
-        assert_eq!(mode & 0o777, 0o600, "the saved plan holds user data: owner-only");
+        let mode = std::fs::metadata(&saved)
+            .expect("metadata")
+            .permissions()
+            .mode();
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "the saved plan holds user data: owner-only"
+        );
     }
     assert!(run.stderr.contains("bluegreen apply"), "{}", run.stderr);
 }
@@ -181,8 +272,14 @@ async fn user_data_is_shown_by_size_and_hash_only() {
     for output in ["human", "json"] {
         let run = setup.plan(&["--output", output]);
         assert_eq!(run.code, 0, "{}", run.stderr);
-        assert!(!run.stdout.contains(secret), "{output} output shows user data");
-        assert!(!run.stderr.contains(secret), "{output} stderr shows user data");
+        assert!(
+            !run.stdout.contains(secret),
+            "{output} output shows user data"
+        );
+        assert!(
+            !run.stderr.contains(secret),
+            "{output} stderr shows user data"
+        );
         assert!(run.stdout.contains("48"), "{output} output shows the size");
     }
 }
@@ -191,7 +288,10 @@ async fn user_data_is_shown_by_size_and_hash_only() {
 async fn rules_in_the_spec_are_planned_with_their_weights() {
     let setup = setup().await;
     let blue = setup.seed_matching("v0", 1).await;
-    let rule = setup.sandbox.add_rule(10, "/api/*", &[(&blue.target_group_arn, 1)]).await;
+    let rule = setup
+        .sandbox
+        .add_rule(10, "/api/*", &[(&blue.target_group_arn, 1)])
+        .await;
     let mut args = vec!["--var=release=v1".to_string()];
     args.push("--output=json".into());
     let dir = tempfile::tempdir().expect("tempdir");
@@ -213,11 +313,17 @@ async fn rules_in_the_spec_are_planned_with_their_weights() {
         .find(|t| t["arn"] == rule.as_str())
         .expect("the rule is planned");
     assert_eq!(rule_change["label"], "shop-alb:80 rule 10");
-    let last = rule_change["steps"].as_array().and_then(|s| s.last()).expect("steps");
-    assert_eq!(last["weights"], serde_json::json!([
-        {"target_group": "shop-v0", "release": "v0", "weight": 0},
-        {"target_group": "shop-v1", "release": "v1", "weight": 100}
-    ]));
+    let last = rule_change["steps"]
+        .as_array()
+        .and_then(|s| s.last())
+        .expect("steps");
+    assert_eq!(
+        last["weights"],
+        serde_json::json!([
+            {"target_group": "shop-v0", "release": "v0", "weight": 0},
+            {"target_group": "shop-v1", "release": "v1", "weight": 100}
+        ])
+    );
 }
 
 #[tokio::test]
@@ -225,12 +331,20 @@ async fn a_missing_listener_is_one_clear_error() {
     let setup = setup().await;
     let run = setup.plan(&["--var=load_balancer=no-such-alb"]);
     assert_eq!(run.code, 1);
-    assert_eq!(run.stderr.trim(), "error: load balancer `no-such-alb` not found");
+    assert_eq!(
+        run.stderr.trim(),
+        "error: load balancer `no-such-alb` not found"
+    );
 
     let dir = tempfile::tempdir().expect("tempdir");
     let text = std::fs::read_to_string(root().join("examples/web.json")).expect("example");
     let mut spec: serde_json::Value = serde_json::from_str(&text).expect("json");
-    let missing = setup.sandbox.listener_arn.rsplit_once('/').map(|(head, _)| format!("{head}/0123456789abcdef")).expect("arn");
+    let missing = setup
+        .sandbox
+        .listener_arn
+        .rsplit_once('/')
+        .map(|(head, _)| format!("{head}/0123456789abcdef"))
+        .expect("arn");
     spec["traffic"]["listeners"] = serde_json::json!([missing]);
     let path = dir.path().join("missing.json");
     std::fs::write(&path, spec.to_string()).expect("write");
@@ -238,7 +352,12 @@ async fn a_missing_listener_is_one_clear_error() {
     args.extend(setup.vars.iter().map(String::as_str));
     let run = bluegreen(Some(&setup.emulator), &args);
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains(&format!("listener `{missing}` not found")), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains(&format!("listener `{missing}` not found")),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -253,5 +372,8 @@ fn no_region_is_an_immediate_error() {
     let run = bluegreen(None, &["plan", path.to_str().expect("path")]);
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("no AWS region"), "{}", run.stderr);
-    assert!(started.elapsed() < std::time::Duration::from_secs(5), "must not wait on instance metadata");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "must not wait on instance metadata"
+    );
 }

@@ -31,12 +31,18 @@ fn every_example_validates_as_shipped() {
         assert!(run.stdout.contains("is valid"), "{}", run.stdout);
         checked += 1;
     }
-    assert!(checked >= 3, "expected the shipped examples, found {checked}");
+    assert!(
+        checked >= 3,
+        "expected the shipped examples, found {checked}"
+    );
 }
 
 #[test]
 fn validate_reports_the_derived_release_as_json() {
-    let run = bluegreen(None, &["validate", "examples/web-module.json", "--output", "json"]);
+    let run = bluegreen(
+        None,
+        &["validate", "examples/web-module.json", "--output", "json"],
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let value: serde_json::Value = serde_json::from_str(&run.stdout).expect("json on stdout");
     assert_eq!(value["valid"], true);
@@ -64,17 +70,33 @@ fn a_typo_is_an_error_naming_the_field_and_file() {
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
     assert!(run.stderr.starts_with("error: "), "{}", run.stderr);
     assert!(run.stderr.contains("typo.json"), "{}", run.stderr);
-    assert!(run.stderr.contains("`instances.instance_typ`"), "{}", run.stderr);
-    assert!(run.stderr.contains("unknown field `instance_typ`"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("`instances.instance_typ`"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("unknown field `instance_typ`"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
 fn json_syntax_errors_give_line_and_column() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let spec = write_spec(dir.path(), "broken.json", "{\n  \"app\": \"shop\",\n  \"release\" \"v1\"\n}\n");
+    let spec = write_spec(
+        dir.path(),
+        "broken.json",
+        "{\n  \"app\": \"shop\",\n  \"release\" \"v1\"\n}\n",
+    );
     let run = bluegreen(None, &["validate", &spec]);
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("broken.json`:3:13: invalid JSON"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("broken.json`:3:13: invalid JSON"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -91,8 +113,16 @@ fn every_bad_value_is_listed_with_its_path() {
     );
     let run = bluegreen(None, &["validate", &spec]);
     assert_eq!(run.code, 1);
-    for field in ["`instances.count`", "`rollout.steps[1]`", "`target_group.health_check.matcher`"] {
-        assert!(run.stderr.contains(field), "{field} missing from:\n{}", run.stderr);
+    for field in [
+        "`instances.count`",
+        "`rollout.steps[1]`",
+        "`target_group.health_check.matcher`",
+    ] {
+        assert!(
+            run.stderr.contains(field),
+            "{field} missing from:\n{}",
+            run.stderr
+        );
     }
     assert_eq!(run.stderr.lines().count(), 3, "{}", run.stderr);
 }
@@ -101,26 +131,51 @@ fn every_bad_value_is_listed_with_its_path() {
 fn missing_files_and_variables_are_named() {
     let run = bluegreen(None, &["validate", "no/such/spec.json"]);
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("cannot read `no/such/spec.json`"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("cannot read `no/such/spec.json`"),
+        "{}",
+        run.stderr
+    );
 
     let dir = tempfile::tempdir().expect("tempdir");
     let spec = write_spec(
         dir.path(),
         "vars.json",
         &web_example_with(|v| {
-            v["variables"].as_object_mut().expect("variables").remove("image_id");
+            v["variables"]
+                .as_object_mut()
+                .expect("variables")
+                .remove("image_id");
         }),
     );
     let run = bluegreen(None, &["validate", &spec]);
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("`instances.image_id`"), "{}", run.stderr);
-    assert!(run.stderr.contains("variable `image_id` has no value"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("`instances.image_id`"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("variable `image_id` has no value"),
+        "{}",
+        run.stderr
+    );
 
-    let run = bluegreen(None, &["validate", &spec, "--var", "image_id=ami-0123456789abcdef0"]);
+    let run = bluegreen(
+        None,
+        &["validate", &spec, "--var", "image_id=ami-0123456789abcdef0"],
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
 
-    let run = bluegreen(None, &["validate", "examples/web.json", "--var", "no-equals-sign"]);
-    assert_eq!(run.code, 2, "clap reports usage errors with 2: {}", run.stderr);
+    let run = bluegreen(
+        None,
+        &["validate", "examples/web.json", "--var", "no-equals-sign"],
+    );
+    assert_eq!(
+        run.code, 2,
+        "clap reports usage errors with 2: {}",
+        run.stderr
+    );
     assert!(run.stderr.contains("expected NAME=VALUE"), "{}", run.stderr);
 }
 
@@ -129,7 +184,11 @@ fn plan_with_a_bad_spec_calls_nothing() {
     let emulator = Emulator::start();
     emulator.start_recording();
     let dir = tempfile::tempdir().expect("tempdir");
-    let spec = write_spec(dir.path(), "bad.json", &web_example_with(|v| v["instances"]["count"] = 0.into()));
+    let spec = write_spec(
+        dir.path(),
+        "bad.json",
+        &web_example_with(|v| v["instances"]["count"] = 0.into()),
+    );
     let run = bluegreen(Some(&emulator), &["plan", &spec]);
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("`instances.count`"), "{}", run.stderr);

@@ -53,8 +53,14 @@ impl Emulator {
             _workdir: workdir,
         };
         let deadline = Instant::now() + Duration::from_secs(30);
-        while ureq::get(&format!("{}/moto-api/", emulator.endpoint)).call().is_err() {
-            assert!(Instant::now() < deadline, "moto_server did not start on port {port}");
+        while ureq::get(&format!("{}/moto-api/", emulator.endpoint))
+            .call()
+            .is_err()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "moto_server did not start on port {port}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         emulator
@@ -62,28 +68,38 @@ impl Emulator {
 
     /// Starts recording requests, forgetting any recorded before.
     pub fn start_recording(&self) {
-        ureq::post(&format!("{}/moto-api/recorder/reset-recording", self.endpoint))
-            .call()
-            .expect("reset recording");
-        ureq::post(&format!("{}/moto-api/recorder/start-recording", self.endpoint))
-            .call()
-            .expect("start recording");
+        ureq::post(&format!(
+            "{}/moto-api/recorder/reset-recording",
+            self.endpoint
+        ))
+        .call()
+        .expect("reset recording");
+        ureq::post(&format!(
+            "{}/moto-api/recorder/start-recording",
+            self.endpoint
+        ))
+        .call()
+        .expect("start recording");
     }
 
     /// The `Action` of every AWS request recorded since `start_recording`.
     pub fn recorded_actions(&self) -> Vec<String> {
-        let body = ureq::get(&format!("{}/moto-api/recorder/download-recording", self.endpoint))
-            .call()
-            .expect("download recording")
-            .into_string()
-            .expect("recording text");
+        let body = ureq::get(&format!(
+            "{}/moto-api/recorder/download-recording",
+            self.endpoint
+        ))
+        .call()
+        .expect("download recording")
+        .into_string()
+        .expect("recording text");
         body.lines()
             .filter(|line| !line.trim().is_empty())
             .filter_map(|line| {
                 let entry: serde_json::Value = serde_json::from_str(line).ok()?;
                 let raw = entry["body"].as_str()?;
                 let body = if entry["body_encoded"].as_bool() == Some(true) {
-                    String::from_utf8(base64::engine::general_purpose::STANDARD.decode(raw).ok()?).ok()?
+                    String::from_utf8(base64::engine::general_purpose::STANDARD.decode(raw).ok()?)
+                        .ok()?
                 } else {
                     raw.to_string()
                 };
@@ -153,16 +169,27 @@ pub fn redact(text: &str) -> String {
         (r"\bsubnet-[0-9a-f]{8,17}\b", "subnet-[ID]"),
         (r"\bvpc-[0-9a-f]{8,17}\b", "vpc-[ID]"),
         (r"\bsg-[0-9a-f]{8,17}\b", "sg-[ID]"),
-        (r"(arn:aws:elasticloadbalancing:[a-z0-9-]+:\d{12}:[a-z-]+/)[A-Za-z0-9/-]+", "${1}[PATH]"),
+        (
+            r"(arn:aws:elasticloadbalancing:[a-z0-9-]+:\d{12}:[a-z-]+/)[A-Za-z0-9/-]+",
+            "${1}[PATH]",
+        ),
         (r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]"),
-        (r#""fingerprint": "[0-9a-f]+""#, r#""fingerprint": "[FINGERPRINT]""#),
+        (
+            r#""fingerprint": "[0-9a-f]+""#,
+            r#""fingerprint": "[FINGERPRINT]""#,
+        ),
         // Derived from the sandbox's random subnet ids.
-        (r#""settings_hash": "[0-9a-f]+""#, r#""settings_hash": "[HASH]""#),
+        (
+            r#""settings_hash": "[0-9a-f]+""#,
+            r#""settings_hash": "[HASH]""#,
+        ),
     ];
-    rules.iter().fold(text.to_string(), |text, (pattern, replacement)| {
-        regex::Regex::new(pattern)
-            .expect("pattern")
-            .replace_all(&text, *replacement)
-            .into_owned()
-    })
+    rules
+        .iter()
+        .fold(text.to_string(), |text, (pattern, replacement)| {
+            regex::Regex::new(pattern)
+                .expect("pattern")
+                .replace_all(&text, *replacement)
+                .into_owned()
+        })
 }

@@ -24,10 +24,15 @@ pub async fn clients(endpoint: &str) -> (aws_sdk_ec2::Client, elbv2::Client) {
     let config = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(REGION))
         .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "sandbox"))
+        .credentials_provider(Credentials::new(
+            "testing", "testing", None, None, "sandbox",
+        ))
         .load()
         .await;
-    (aws_sdk_ec2::Client::new(&config), elbv2::Client::new(&config))
+    (
+        aws_sdk_ec2::Client::new(&config),
+        elbv2::Client::new(&config),
+    )
 }
 
 /// What the sandbox created.
@@ -101,7 +106,8 @@ impl Sandbox {
             .load_balancer_arn()
             .expect("lb arn")
             .to_string();
-        let legacy_target_group_arn = create_target_group(&elb, &format!("legacy-{load_balancer_name}"), &vpc_id, &[]).await;
+        let legacy_target_group_arn =
+            create_target_group(&elb, &format!("legacy-{load_balancer_name}"), &vpc_id, &[]).await;
         let listener_arn = elb
             .create_listener()
             .load_balancer_arn(&load_balancer_arn)
@@ -144,15 +150,28 @@ impl Sandbox {
 
     /// Creates a release's target group and `count` registered instances,
     /// tagged as bluegreen tags them.
-    pub async fn seed_release(&self, app: &str, release: &str, count: i32, settings_hash: &str) -> SeededRelease {
+    pub async fn seed_release(
+        &self,
+        app: &str,
+        release: &str,
+        count: i32,
+        settings_hash: &str,
+    ) -> SeededRelease {
         let target_group_name = format!("{app}-{release}");
         let tags = [("bluegreen:app", app), ("bluegreen:release", release)];
-        let target_group_arn = create_target_group(&self.elb, &target_group_name, &self.vpc_id, &tags).await;
+        let target_group_arn =
+            create_target_group(&self.elb, &target_group_name, &self.vpc_id, &tags).await;
         let mut instance_ids = Vec::new();
         if count > 0 {
             let ec2_tags: Vec<Ec2Tag> = tags
                 .iter()
-                .chain([("bluegreen:settings", settings_hash), ("Name", target_group_name.as_str())].iter())
+                .chain(
+                    [
+                        ("bluegreen:settings", settings_hash),
+                        ("Name", target_group_name.as_str()),
+                    ]
+                    .iter(),
+                )
                 .map(|(k, v)| Ec2Tag::builder().key(*k).value(*v).build())
                 .collect();
             let reservation = self
@@ -207,7 +226,13 @@ impl Sandbox {
     }
 
     /// Sets a target group's HTTP health check.
-    pub async fn set_health_check(&self, target_group_arn: &str, path: &str, interval: i32, healthy_threshold: i32) {
+    pub async fn set_health_check(
+        &self,
+        target_group_arn: &str,
+        path: &str,
+        interval: i32,
+        healthy_threshold: i32,
+    ) {
         self.elb
             .modify_target_group()
             .target_group_arn(target_group_arn)
@@ -220,13 +245,23 @@ impl Sandbox {
     }
 
     /// Adds a listener rule on `path_pattern` forwarding to weighted groups; returns its ARN.
-    pub async fn add_rule(&self, priority: i32, path_pattern: &str, weights: &[(&str, i32)]) -> String {
+    pub async fn add_rule(
+        &self,
+        priority: i32,
+        path_pattern: &str,
+        weights: &[(&str, i32)],
+    ) -> String {
         use elbv2::types::RuleCondition;
         self.elb
             .create_rule()
             .listener_arn(&self.listener_arn)
             .priority(priority)
-            .conditions(RuleCondition::builder().field("path-pattern").values(path_pattern).build())
+            .conditions(
+                RuleCondition::builder()
+                    .field("path-pattern")
+                    .values(path_pattern)
+                    .build(),
+            )
             .actions(forward(weights))
             .send()
             .await
@@ -241,7 +276,11 @@ impl Sandbox {
     pub async fn set_fixed_response(&self, listener_arn: &str) {
         let action = Action::builder()
             .r#type(ActionTypeEnum::FixedResponse)
-            .fixed_response_config(FixedResponseActionConfig::builder().status_code("404").build())
+            .fixed_response_config(
+                FixedResponseActionConfig::builder()
+                    .status_code("404")
+                    .build(),
+            )
             .build();
         self.elb
             .modify_listener()
@@ -264,14 +303,24 @@ impl Sandbox {
         self.elb
             .add_tags()
             .resource_arns(arn)
-            .tags(Tag::builder().key(format!("bluegreen:weights:{app}")).value(value).build())
+            .tags(
+                Tag::builder()
+                    .key(format!("bluegreen:weights:{app}"))
+                    .value(value)
+                    .build(),
+            )
             .send()
             .await
             .expect("add tags");
     }
 }
 
-async fn create_target_group(elb: &elbv2::Client, name: &str, vpc_id: &str, tags: &[(&str, &str)]) -> String {
+async fn create_target_group(
+    elb: &elbv2::Client,
+    name: &str,
+    vpc_id: &str,
+    tags: &[(&str, &str)],
+) -> String {
     let tags: Vec<Tag> = tags
         .iter()
         .map(|(k, v)| Tag::builder().key(*k).value(*v).build())
@@ -293,11 +342,18 @@ async fn create_target_group(elb: &elbv2::Client, name: &str, vpc_id: &str, tags
 
 /// A forward action over weighted target groups.
 pub fn forward(weights: &[(&str, i32)]) -> Action {
-    let tuples = weights
-        .iter()
-        .map(|(arn, weight)| TargetGroupTuple::builder().target_group_arn(*arn).weight(*weight).build());
+    let tuples = weights.iter().map(|(arn, weight)| {
+        TargetGroupTuple::builder()
+            .target_group_arn(*arn)
+            .weight(*weight)
+            .build()
+    });
     Action::builder()
         .r#type(ActionTypeEnum::Forward)
-        .forward_config(ForwardActionConfig::builder().set_target_groups(Some(tuples.collect())).build())
+        .forward_config(
+            ForwardActionConfig::builder()
+                .set_target_groups(Some(tuples.collect()))
+                .build(),
+        )
         .build()
 }
