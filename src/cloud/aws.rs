@@ -3,7 +3,8 @@
 //! region settled up front so a missing one fails at once instead of waiting
 //! on instance metadata.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use aws_config::meta::region::RegionProviderChain;
 use aws_config::retry::RetryConfig;
@@ -13,8 +14,9 @@ use aws_sdk_ec2::types::Filter;
 use aws_sdk_elasticloadbalancingv2 as elbv2;
 
 use super::{
-    Action, Cloud, CloudError, CloudResult, Instance, Listener, LoadBalancer, ObservedHealthCheck,
-    Rule, Tags, TargetGroup, TargetHealth, TargetState, WeightedTargetGroup,
+    Action, ActionsOwner, Cloud, CloudError, CloudResult, Instance, Listener, LoadBalancer,
+    NewInstances, NewTargetGroup, ObservedHealthCheck, Rule, Tags, TargetGroup, TargetHealth,
+    TargetState, WeightedTargetGroup,
 };
 use crate::spec::naming::TAG_APP;
 
@@ -36,6 +38,10 @@ pub struct ConnectOptions {
 pub struct AwsCloud {
     ec2: aws_sdk_ec2::Client,
     elb: elbv2::Client,
+    /// The action lists of listeners and rules exactly as last read, by ARN:
+    /// ModifyListener and ModifyRule replace the whole list, so a write sends
+    /// back every action and setting it does not mean to change.
+    last_read: Arc<Mutex<HashMap<String, Vec<elbv2::types::Action>>>>,
 }
 
 impl AwsCloud {
@@ -61,8 +67,128 @@ impl AwsCloud {
         Ok(Self {
             ec2: aws_sdk_ec2::Client::new(&config),
             elb: elbv2::Client::new(&config),
+            last_read: Arc::default(),
         })
     }
+
+    fn remember(&self, arn: &str, actions: &[elbv2::types::Action]) {
+        if let Ok(mut cache) = self.last_read.lock() {
+            cache.insert(arn.to_string(), actions.to_vec());
+        }
+    }
+
+    /// The raw actions last read for `arn`, reading them when never read.
+    async fn raw_actions(&self, owner: ActionsOwner, arn: &str) -> CloudResult<Vec<elbv2::types::Action>> {
+        let cached = self.last_read.lock().ok().and_then(|c| c.get(arn).cloned());
+        match cached {
+            Some(actions) => Ok(actions),
+            None => {
+                self.describe_actions(owner, arn).await?;
+                Ok(self
+                    .last_read
+                    .lock()
+                    .ok()
+                    .and_then(|c| c.get(arn).cloned())
+                    .unwrap_or_default())
+            }
+        }
+    }
+
+    async fn modify_actions(&self, owner: ActionsOwner, arn: &str, actions: Vec<elbv2::types::Action>) -> CloudResult<()> {
+        match owner {
+            ActionsOwner::Listener => {
+                self.elb
+                    .modify_listener()
+                    .listener_arn(arn)
+                    .set_default_actions(Some(actions.clone()))
+                    .send()
+                    .await
+                    .map_err(|e| cloud_error("ModifyListener", e))?;
+            }
+            ActionsOwner::Rule => {
+                self.elb
+                    .modify_rule()
+                    .rule_arn(arn)
+                    .set_actions(Some(actions.clone()))
+                    .send()
+                    .await
+                    .map_err(|e| cloud_error("ModifyRule", e))?;
+            }
+        }
+        self.remember(arn, &actions);
+        Ok(())
+    }
+}
+
+fn elb_tags(tags: &Tags) -> Vec<elbv2::types::Tag> {
+    tags.iter()
+        .map(|(k, v)| elbv2::types::Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+fn forward_action(target_groups: &[WeightedTargetGroup], like: Option<&elbv2::types::Action>) -> elbv2::types::Action {
+    let tuples = target_groups.iter().map(|g| {
+        elbv2::types::TargetGroupTuple::builder()
+            .target_group_arn(&g.arn)
+            .weight(g.weight)
+            .build()
+    });
+    let stickiness = like
+        .and_then(|a| a.forward_config())
+        .and_then(|c| c.target_group_stickiness_config())
+        .cloned();
+    elbv2::types::Action::builder()
+        .r#type(elbv2::types::ActionTypeEnum::Forward)
+        .set_order(like.and_then(|a| a.order()))
+        .forward_config(
+            elbv2::types::ForwardActionConfig::builder()
+                .set_target_groups(Some(tuples.collect()))
+                .set_target_group_stickiness_config(stickiness)
+                .build(),
+        )
+        .build()
+}
+
+/// The SDK form of a fixed response, redirect or forward, in `order`.
+fn sdk_action(action: &Action, order: Option<i32>) -> elbv2::types::Action {
+    use elbv2::types::{ActionTypeEnum, FixedResponseActionConfig, RedirectActionConfig, RedirectActionStatusCodeEnum};
+    let builder = elbv2::types::Action::builder().set_order(order);
+    match action {
+        Action::Forward { target_groups, .. } => {
+            let mut forward = forward_action(target_groups, None);
+            forward.order = order;
+            forward
+        }
+        Action::FixedResponse { status_code, content_type, message_body } => builder
+            .r#type(ActionTypeEnum::FixedResponse)
+            .fixed_response_config(
+                FixedResponseActionConfig::builder()
+                    .status_code(status_code)
+                    .set_content_type(content_type.clone())
+                    .set_message_body(message_body.clone())
+                    .build(),
+            )
+            .build(),
+        Action::Redirect { status_code, protocol, host, port, path, query } => builder
+            .r#type(ActionTypeEnum::Redirect)
+            .redirect_config(
+                RedirectActionConfig::builder()
+                    .status_code(RedirectActionStatusCodeEnum::from(status_code.as_str()))
+                    .set_protocol(protocol.clone())
+                    .set_host(host.clone())
+                    .set_port(port.clone())
+                    .set_path(path.clone())
+                    .set_query(query.clone())
+                    .build(),
+            )
+            .build(),
+        Action::Other { kind } => builder.r#type(ActionTypeEnum::from(kind.as_str())).build(),
+    }
+}
+
+fn is_terminal(action: &elbv2::types::Action) -> bool {
+    use elbv2::types::ActionTypeEnum as Kind;
+    matches!(action.r#type(), Some(Kind::Forward | Kind::FixedResponse | Kind::Redirect))
 }
 
 /// The region from `AWS_REGION` / `AWS_DEFAULT_REGION` or the profile, and
@@ -153,33 +279,64 @@ fn convert_action(action: &elbv2::types::Action) -> Action {
                 stickiness_seconds,
             }
         }
-        Some(Kind::FixedResponse) => Action::FixedResponse {
-            status_code: action
-                .fixed_response_config()
-                .and_then(|c| c.status_code())
-                .map(str::to_string)
-                .unwrap_or_default(),
-        },
+        Some(Kind::FixedResponse) => {
+            let config = action.fixed_response_config();
+            Action::FixedResponse {
+                status_code: config
+                    .and_then(|c| c.status_code())
+                    .unwrap_or_default()
+                    .to_string(),
+                content_type: config.and_then(|c| c.content_type()).map(str::to_string),
+                message_body: config.and_then(|c| c.message_body()).map(str::to_string),
+            }
+        }
         Some(Kind::Redirect) => {
-            let location = action
-                .redirect_config()
-                .map(|c| {
-                    format!(
-                        "{}://{}:{}{}?{}",
-                        c.protocol().unwrap_or("#{protocol}"),
-                        c.host().unwrap_or("#{host}"),
-                        c.port().unwrap_or("#{port}"),
-                        c.path().unwrap_or("/#{path}"),
-                        c.query().unwrap_or("#{query}")
-                    )
-                })
-                .unwrap_or_default();
-            Action::Redirect { location }
+            let config = action.redirect_config();
+            let field = |f: fn(&elbv2::types::RedirectActionConfig) -> Option<&str>| {
+                config.and_then(f).map(str::to_string)
+            };
+            Action::Redirect {
+                status_code: config
+                    .and_then(|c| c.status_code())
+                    .map(|c| c.as_str().to_string())
+                    .unwrap_or_default(),
+                protocol: field(|c| c.protocol()),
+                host: field(|c| c.host()),
+                port: field(|c| c.port()),
+                path: field(|c| c.path()),
+                query: field(|c| c.query()),
+            }
         }
         other => Action::Other {
             kind: other.map(|k| k.as_str().to_string()).unwrap_or_default(),
         },
     }
+}
+
+fn convert_instance(i: &aws_sdk_ec2::types::Instance) -> Option<Instance> {
+    Some(Instance {
+        id: i.instance_id()?.to_string(),
+        state: i
+            .state()
+            .and_then(|s| s.name())
+            .map(|n| n.as_str().to_string())
+            .unwrap_or_default(),
+        instance_type: i.instance_type().map(|t| t.as_str().to_string()),
+        image_id: i.image_id().map(str::to_string),
+        subnet_id: i.subnet_id().map(str::to_string),
+        tags: i
+            .tags()
+            .iter()
+            .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+            .collect(),
+    })
+}
+
+fn targets(instance_ids: &[String]) -> Vec<elbv2::types::TargetDescription> {
+    instance_ids
+        .iter()
+        .map(|id| elbv2::types::TargetDescription::builder().id(id).build())
+        .collect()
 }
 
 fn sorted_actions(actions: &[elbv2::types::Action]) -> Vec<Action> {
@@ -234,6 +391,11 @@ impl Cloud for AwsCloud {
         let mut found = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| cloud_error("DescribeListeners", e))?;
+            for listener in page.listeners() {
+                if let Some(arn) = listener.listener_arn() {
+                    self.remember(arn, listener.default_actions());
+                }
+            }
             found.extend(page.listeners().iter().filter_map(|l| {
                 Some(Listener {
                     arn: l.listener_arn()?.to_string(),
@@ -260,6 +422,11 @@ impl Cloud for AwsCloud {
                 .send()
                 .await
                 .map_err(|e| cloud_error("DescribeRules", e))?;
+            for rule in page.rules() {
+                if let Some(arn) = rule.rule_arn() {
+                    self.remember(arn, rule.actions());
+                }
+            }
             found.extend(
                 page.rules()
                     .iter()
@@ -391,26 +558,335 @@ impl Cloud for AwsCloud {
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| cloud_error("DescribeInstances", e))?;
             for reservation in page.reservations() {
-                found.extend(reservation.instances().iter().filter_map(|i| {
-                    Some(Instance {
-                        id: i.instance_id()?.to_string(),
-                        state: i
-                            .state()
-                            .and_then(|s| s.name())
-                            .map(|n| n.as_str().to_string())
-                            .unwrap_or_default(),
-                        instance_type: i.instance_type().map(|t| t.as_str().to_string()),
-                        image_id: i.image_id().map(str::to_string),
-                        subnet_id: i.subnet_id().map(str::to_string),
-                        tags: i
-                            .tags()
-                            .iter()
-                            .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
-                            .collect(),
-                    })
-                }));
+                found.extend(reservation.instances().iter().filter_map(convert_instance));
             }
         }
         Ok(found)
+    }
+
+    async fn describe_instances(&self, ids: &[String]) -> CloudResult<Vec<Instance>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut found = Vec::new();
+        // DescribeInstances takes up to 1000 ids per call.
+        for batch in ids.chunks(1000) {
+            let mut pages = self
+                .ec2
+                .describe_instances()
+                .set_instance_ids(Some(batch.to_vec()))
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| cloud_error("DescribeInstances", e))?;
+                for reservation in page.reservations() {
+                    found.extend(reservation.instances().iter().filter_map(convert_instance));
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    async fn describe_actions(&self, owner: ActionsOwner, arn: &str) -> CloudResult<Vec<Action>> {
+        let raw: Vec<elbv2::types::Action> = match owner {
+            ActionsOwner::Listener => self
+                .elb
+                .describe_listeners()
+                .listener_arns(arn)
+                .send()
+                .await
+                .map_err(|e| cloud_error("DescribeListeners", e))?
+                .listeners()
+                .first()
+                .map(|l| l.default_actions().to_vec())
+                .unwrap_or_default(),
+            ActionsOwner::Rule => self
+                .elb
+                .describe_rules()
+                .rule_arns(arn)
+                .send()
+                .await
+                .map_err(|e| cloud_error("DescribeRules", e))?
+                .rules()
+                .first()
+                .map(|r| r.actions().to_vec())
+                .unwrap_or_default(),
+        };
+        self.remember(arn, &raw);
+        Ok(sorted_actions(&raw))
+    }
+
+    async fn create_target_group(&self, group: &NewTargetGroup) -> CloudResult<String> {
+        use elbv2::types::{Matcher, ProtocolEnum, TargetGroupAttribute, TargetTypeEnum};
+        let check = &group.health_check;
+        let created = self
+            .elb
+            .create_target_group()
+            .name(&group.name)
+            .protocol(ProtocolEnum::from(group.protocol.as_str()))
+            .port(i32::from(group.port))
+            .vpc_id(&group.vpc_id)
+            .target_type(TargetTypeEnum::Instance)
+            .health_check_protocol(ProtocolEnum::from(check.protocol.as_str()))
+            .health_check_port(&check.port)
+            .health_check_path(&check.path)
+            .health_check_interval_seconds(check.interval_seconds as i32)
+            .health_check_timeout_seconds(check.timeout_seconds as i32)
+            .healthy_threshold_count(check.healthy_threshold as i32)
+            .unhealthy_threshold_count(check.unhealthy_threshold as i32)
+            .matcher(Matcher::builder().http_code(&check.matcher).build())
+            .set_tags(Some(elb_tags(&group.tags)))
+            .send()
+            .await
+            .map_err(|e| cloud_error("CreateTargetGroup", e))?;
+        let arn = created
+            .target_groups()
+            .first()
+            .and_then(|tg| tg.target_group_arn())
+            .map(str::to_string)
+            .ok_or_else(|| CloudError {
+                operation: "CreateTargetGroup",
+                code: "MissingField".into(),
+                message: "the answer names no target group".into(),
+            })?;
+        self.elb
+            .modify_target_group_attributes()
+            .target_group_arn(&arn)
+            .attributes(
+                TargetGroupAttribute::builder()
+                    .key("deregistration_delay.timeout_seconds")
+                    .value(group.deregistration_delay_seconds.to_string())
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| cloud_error("ModifyTargetGroupAttributes", e))?;
+        Ok(arn)
+    }
+
+    async fn modify_health_check(&self, target_group_arn: &str, check: &crate::spec::HealthCheck) -> CloudResult<()> {
+        use elbv2::types::{Matcher, ProtocolEnum};
+        self.elb
+            .modify_target_group()
+            .target_group_arn(target_group_arn)
+            .health_check_protocol(ProtocolEnum::from(check.protocol.as_str()))
+            .health_check_port(&check.port)
+            .health_check_path(&check.path)
+            .health_check_interval_seconds(check.interval_seconds as i32)
+            .health_check_timeout_seconds(check.timeout_seconds as i32)
+            .healthy_threshold_count(check.healthy_threshold as i32)
+            .unhealthy_threshold_count(check.unhealthy_threshold as i32)
+            .matcher(Matcher::builder().http_code(&check.matcher).build())
+            .send()
+            .await
+            .map_err(|e| cloud_error("ModifyTargetGroup", e))?;
+        Ok(())
+    }
+
+    async fn add_tags(&self, arns: &[String], tags: &Tags) -> CloudResult<()> {
+        self.elb
+            .add_tags()
+            .set_resource_arns(Some(arns.to_vec()))
+            .set_tags(Some(elb_tags(tags)))
+            .send()
+            .await
+            .map_err(|e| cloud_error("AddTags", e))?;
+        Ok(())
+    }
+
+    async fn run_instances(&self, request: &NewInstances) -> CloudResult<Vec<String>> {
+        use aws_sdk_ec2::types::{
+            IamInstanceProfileSpecification, InstanceType, LaunchTemplateSpecification, ResourceType, Tag,
+            TagSpecification,
+        };
+        use base64::Engine;
+        let tags: Vec<Tag> = request
+            .tags
+            .iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect();
+        let tag_specifications = [ResourceType::Instance, ResourceType::Volume].map(|kind| {
+            TagSpecification::builder()
+                .resource_type(kind)
+                .set_tags(Some(tags.clone()))
+                .build()
+        });
+        let profile = request.iam_instance_profile.as_ref().map(|p| {
+            let spec = IamInstanceProfileSpecification::builder();
+            if p.starts_with("arn:") { spec.arn(p) } else { spec.name(p) }.build()
+        });
+        let template = request.launch_template.as_ref().map(|t| {
+            LaunchTemplateSpecification::builder()
+                .set_launch_template_id(t.id.clone())
+                .set_launch_template_name(t.name.clone())
+                .version(&t.version)
+                .build()
+        });
+        let output = self
+            .ec2
+            .run_instances()
+            .min_count(request.count as i32)
+            .max_count(request.count as i32)
+            .subnet_id(&request.subnet_id)
+            .client_token(&request.client_token)
+            .set_image_id(request.image_id.clone())
+            .set_instance_type(request.instance_type.as_deref().map(InstanceType::from))
+            .set_security_group_ids((!request.security_group_ids.is_empty()).then(|| request.security_group_ids.clone()))
+            .set_key_name(request.key_name.clone())
+            .set_iam_instance_profile(profile)
+            .set_user_data(
+                request
+                    .user_data
+                    .as_ref()
+                    .map(|data| base64::engine::general_purpose::STANDARD.encode(data)),
+            )
+            .set_launch_template(template)
+            .set_tag_specifications(Some(tag_specifications.to_vec()))
+            .send()
+            .await
+            .map_err(|e| cloud_error("RunInstances", e))?;
+        Ok(output
+            .instances()
+            .iter()
+            .filter_map(|i| i.instance_id().map(str::to_string))
+            .collect())
+    }
+
+    async fn register_targets(&self, target_group_arn: &str, instance_ids: &[String]) -> CloudResult<()> {
+        self.elb
+            .register_targets()
+            .target_group_arn(target_group_arn)
+            .set_targets(Some(targets(instance_ids)))
+            .send()
+            .await
+            .map_err(|e| cloud_error("RegisterTargets", e))?;
+        Ok(())
+    }
+
+    async fn deregister_targets(&self, target_group_arn: &str, instance_ids: &[String]) -> CloudResult<()> {
+        self.elb
+            .deregister_targets()
+            .target_group_arn(target_group_arn)
+            .set_targets(Some(targets(instance_ids)))
+            .send()
+            .await
+            .map_err(|e| cloud_error("DeregisterTargets", e))?;
+        Ok(())
+    }
+
+    async fn terminate_instances(&self, instance_ids: &[String]) -> CloudResult<()> {
+        for batch in instance_ids.chunks(1000) {
+            self.ec2
+                .terminate_instances()
+                .set_instance_ids(Some(batch.to_vec()))
+                .send()
+                .await
+                .map_err(|e| cloud_error("TerminateInstances", e))?;
+        }
+        Ok(())
+    }
+
+    async fn delete_target_group(&self, target_group_arn: &str) -> CloudResult<()> {
+        self.elb
+            .delete_target_group()
+            .target_group_arn(target_group_arn)
+            .send()
+            .await
+            .map_err(|e| cloud_error("DeleteTargetGroup", e))?;
+        Ok(())
+    }
+
+    async fn write_forward(&self, owner: ActionsOwner, arn: &str, target_groups: &[WeightedTargetGroup]) -> CloudResult<()> {
+        let mut actions = self.raw_actions(owner, arn).await?;
+        let forward = actions
+            .iter()
+            .position(|a| a.r#type() == Some(&elbv2::types::ActionTypeEnum::Forward))
+            .or_else(|| actions.iter().rposition(is_terminal));
+        match forward {
+            Some(i) => {
+                let like = actions[i].clone();
+                let mut new = forward_action(target_groups, Some(&like));
+                new.order = like.order();
+                actions[i] = new;
+            }
+            None => {
+                let order = actions.iter().filter_map(|a| a.order()).max().map(|o| o + 1);
+                let mut new = forward_action(target_groups, None);
+                new.order = order;
+                actions.push(new);
+            }
+        }
+        self.modify_actions(owner, arn, actions).await
+    }
+
+    async fn restore_action(&self, owner: ActionsOwner, arn: &str, action: &Action) -> CloudResult<()> {
+        let mut actions = self.raw_actions(owner, arn).await?;
+        match actions.iter().rposition(is_terminal) {
+            Some(i) => {
+                let order = actions[i].order();
+                actions[i] = sdk_action(action, order);
+            }
+            None => actions.push(sdk_action(action, None)),
+        }
+        self.modify_actions(owner, arn, actions).await
+    }
+
+    async fn create_unmatched_rule(&self, listener_arn: &str, target_group_arn: &str, tags: &Tags) -> CloudResult<String> {
+        use elbv2::types::{HostHeaderConditionConfig, RuleCondition};
+        let taken: Vec<i32> = self
+            .describe_rules(listener_arn)
+            .await?
+            .iter()
+            .filter_map(|r| r.priority.parse().ok())
+            .collect();
+        // The lowest precedence that is free, so the rule never shadows another.
+        let priority = (1..=50_000).rev().find(|p| !taken.contains(p)).unwrap_or(50_000);
+        let created = self
+            .elb
+            .create_rule()
+            .listener_arn(listener_arn)
+            .priority(priority)
+            .conditions(
+                RuleCondition::builder()
+                    .field("host-header")
+                    .host_header_config(
+                        // `.invalid` is reserved (RFC 2606): no real client asks for it.
+                        HostHeaderConditionConfig::builder()
+                            .values("bluegreen-health-check.invalid")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .actions(forward_action(
+                &[WeightedTargetGroup {
+                    arn: target_group_arn.to_string(),
+                    weight: 1,
+                }],
+                None,
+            ))
+            .set_tags(Some(elb_tags(tags)))
+            .send()
+            .await
+            .map_err(|e| cloud_error("CreateRule", e))?;
+        created
+            .rules()
+            .first()
+            .and_then(|r| r.rule_arn())
+            .map(str::to_string)
+            .ok_or_else(|| CloudError {
+                operation: "CreateRule",
+                code: "MissingField".into(),
+                message: "the answer names no rule".into(),
+            })
+    }
+
+    async fn delete_rule(&self, rule_arn: &str) -> CloudResult<()> {
+        self.elb
+            .delete_rule()
+            .rule_arn(rule_arn)
+            .send()
+            .await
+            .map_err(|e| cloud_error("DeleteRule", e))?;
+        Ok(())
     }
 }

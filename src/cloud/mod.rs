@@ -90,15 +90,55 @@ pub enum Action {
     },
     FixedResponse {
         status_code: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        content_type: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message_body: Option<String>,
     },
     Redirect {
-        /// `protocol://host:port/path?query`, with AWS's `#{}` placeholders.
-        location: String,
+        /// `HTTP_301` or `HTTP_302`.
+        status_code: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        protocol: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        host: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        port: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        path: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        query: Option<String>,
     },
     /// `authenticate-oidc`, `authenticate-cognito` or an action type newer than the tool.
     Other {
         kind: String,
     },
+}
+
+impl Action {
+    /// A short description: `forward`, `fixed-response 404`, `redirect to https://#{host}:443/#{path}?#{query}`.
+    pub fn describe(&self) -> String {
+        match self {
+            Action::Forward { .. } => "forward".into(),
+            Action::FixedResponse { status_code, .. } => format!("fixed-response {status_code}"),
+            Action::Redirect {
+                protocol,
+                host,
+                port,
+                path,
+                query,
+                ..
+            } => format!(
+                "redirect to {}://{}:{}{}?{}",
+                protocol.as_deref().unwrap_or("#{protocol}"),
+                host.as_deref().unwrap_or("#{host}"),
+                port.as_deref().unwrap_or("#{port}"),
+                path.as_deref().unwrap_or("/#{path}"),
+                query.as_deref().unwrap_or("#{query}")
+            ),
+            Action::Other { kind } => kind.clone(),
+        }
+    }
 }
 
 /// A target group in a forward action, with its weight (0–999).
@@ -169,6 +209,46 @@ pub struct Instance {
     pub tags: Tags,
 }
 
+/// Which kind of ELBv2 resource holds a list of actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ActionsOwner {
+    /// A listener's default actions.
+    Listener,
+    /// A listener rule's actions.
+    Rule,
+}
+
+/// A target group to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTargetGroup {
+    pub name: String,
+    pub port: u16,
+    pub protocol: String,
+    pub vpc_id: String,
+    pub health_check: crate::spec::HealthCheck,
+    pub deregistration_delay_seconds: u32,
+    pub tags: Tags,
+}
+
+/// One RunInstances call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewInstances {
+    pub count: u32,
+    pub subnet_id: String,
+    /// Idempotency token: the same token and parameters return the same instances.
+    pub client_token: String,
+    pub image_id: Option<String>,
+    pub instance_type: Option<String>,
+    pub security_group_ids: Vec<String>,
+    pub key_name: Option<String>,
+    pub iam_instance_profile: Option<String>,
+    pub user_data: Option<String>,
+    pub launch_template: Option<crate::spec::LaunchTemplate>,
+    /// Set on the instances and their volumes at creation.
+    pub tags: Tags,
+}
+
 /// The cloud operations the tool needs, and no others.
 ///
 /// Describe calls page through all results themselves.
@@ -191,4 +271,33 @@ pub trait Cloud {
     ) -> CloudResult<Vec<TargetHealth>>;
     /// Instances tagged as belonging to `app` that are not terminated or shutting down.
     async fn describe_app_instances(&self, app: &str) -> CloudResult<Vec<Instance>>;
+    /// Instances by id, whatever their state (terminated ones while AWS still lists them).
+    async fn describe_instances(&self, ids: &[String]) -> CloudResult<Vec<Instance>>;
+    /// The current actions of one listener or rule.
+    async fn describe_actions(&self, owner: ActionsOwner, arn: &str) -> CloudResult<Vec<Action>>;
+
+    /// Creates a target group, tagged at creation, with its deregistration delay.
+    async fn create_target_group(&self, group: &NewTargetGroup) -> CloudResult<String>;
+    /// Sets a target group's health check.
+    async fn modify_health_check(&self, target_group_arn: &str, check: &crate::spec::HealthCheck) -> CloudResult<()>;
+    /// Adds (or overwrites) tags on ELBv2 resources.
+    async fn add_tags(&self, arns: &[String], tags: &Tags) -> CloudResult<()>;
+    /// Launches instances in one call; returns their ids.
+    async fn run_instances(&self, request: &NewInstances) -> CloudResult<Vec<String>>;
+    async fn register_targets(&self, target_group_arn: &str, instance_ids: &[String]) -> CloudResult<()>;
+    async fn deregister_targets(&self, target_group_arn: &str, instance_ids: &[String]) -> CloudResult<()>;
+    async fn terminate_instances(&self, instance_ids: &[String]) -> CloudResult<()>;
+    async fn delete_target_group(&self, target_group_arn: &str) -> CloudResult<()>;
+    /// Sets the target groups and weights of the forward action of a listener
+    /// or rule, keeping every other action and setting exactly as last read
+    /// (authentication, order, stickiness). When there is no forward action,
+    /// the terminal action (fixed response or redirect) is replaced by one.
+    async fn write_forward(&self, owner: ActionsOwner, arn: &str, target_groups: &[WeightedTargetGroup]) -> CloudResult<()>;
+    /// Replaces the terminal action of a listener or rule with `action`
+    /// (putting back a fixed response or redirect that a first release took over).
+    async fn restore_action(&self, owner: ActionsOwner, arn: &str, action: &Action) -> CloudResult<()>;
+    /// Creates a rule that no request matches, forwarding to a target group,
+    /// so that AWS health-checks the group without sending it traffic.
+    async fn create_unmatched_rule(&self, listener_arn: &str, target_group_arn: &str, tags: &Tags) -> CloudResult<String>;
+    async fn delete_rule(&self, rule_arn: &str) -> CloudResult<()>;
 }

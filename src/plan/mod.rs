@@ -794,10 +794,7 @@ pub fn weights_at(
 
 fn describe_terminal_action(actions: &[Action]) -> String {
     match actions.last() {
-        Some(Action::FixedResponse { status_code }) => format!("fixed-response {status_code}"),
-        Some(Action::Redirect { location }) => format!("redirect to {location}"),
-        Some(Action::Other { kind }) => kind.clone(),
-        Some(Action::Forward { .. }) => "forward".into(),
+        Some(action) => action.describe(),
         None => "no action".into(),
     }
 }

@@ -379,6 +379,8 @@ fn first_release_over_a_fixed_response_takes_it_over_in_one_step() {
         None,
         vec![Action::FixedResponse {
             status_code: "404".into(),
+            content_type: None,
+            message_body: None,
         }],
     );
     let plan = plan(&spec, &observed(Vec::new(), vec![fixed]));

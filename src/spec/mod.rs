@@ -217,7 +217,7 @@ pub struct Instances {
 }
 
 /// An EC2 launch template, by id or by name.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LaunchTemplate {
     #[serde(default, skip_serializing_if = "Option::is_none")]

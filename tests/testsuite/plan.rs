@@ -377,3 +377,16 @@ fn no_region_is_an_immediate_error() {
         "must not wait on instance metadata"
     );
 }
+
+#[test]
+fn an_endpoint_that_does_not_answer_is_one_clear_line() {
+    // Port 9 (discard) on loopback: nothing listens there.
+    let run = bluegreen(
+        None,
+        &["plan", "examples/web.json", "--endpoint-url", "http://127.0.0.1:9", "--max-attempts", "1"],
+    );
+    assert_eq!(run.code, 1);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(run.stderr.contains("failed: Unreachable: could not reach the endpoint"), "{}", run.stderr);
+    assert!(run.stderr.contains("check `--endpoint-url`"), "{}", run.stderr);
+}
