@@ -20,7 +20,10 @@ use crate::cloud::{
     Action, Cloud, CloudError, Instance, Listener, Rule, Tags, TargetGroup, TargetHealth,
     TargetState,
 };
-use crate::spec::naming::{sha256_hex, TAG_APP, TAG_RELEASE, TAG_WEIGHTS_PREFIX};
+use crate::spec::naming::{
+    sha256_hex, TAG_APP, TAG_HEALTH_CHECK_RULE, TAG_PREVIOUS_ACTION_PREFIX, TAG_RELEASE,
+    TAG_WEIGHTS_PREFIX,
+};
 use crate::spec::{ListenerRef, Traffic};
 use crate::{Error, Result};
 
@@ -94,6 +97,13 @@ pub struct TrafficPoint {
     /// The weights this tool last wrote here, by target-group name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recorded_weights: Option<BTreeMap<String, i32>>,
+    /// What the point did before a first release took it over (a fixed
+    /// response or redirect), for `rollback` to put back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_action: Option<Action>,
+    /// A rule the tool made only so that AWS health-checks green; carries no traffic.
+    #[serde(default)]
+    pub health_check_rule: bool,
 }
 
 impl TrafficPoint {
@@ -181,10 +191,11 @@ fn listener_of_rule(rule_arn: &str) -> Option<String> {
     Some(format!("{head}:listener/{listener_path}"))
 }
 
-/// Parses a weights tag value, `name=weight,name=weight`.
+/// Parses a weights tag value, `name=weight name=weight` (ELBv2 tag values
+/// allow letters, digits, spaces and `_.:/=+-@`, so no commas).
 pub fn parse_recorded_weights(value: &str) -> Option<BTreeMap<String, i32>> {
     value
-        .split(',')
+        .split(' ')
         .filter(|part| !part.is_empty())
         .map(|part| {
             let (name, weight) = part.split_once('=')?;
@@ -199,7 +210,30 @@ pub fn format_recorded_weights(weights: &BTreeMap<String, i32>) -> String {
         .iter()
         .map(|(name, weight)| format!("{name}={weight}"))
         .collect::<Vec<_>>()
-        .join(",")
+        .join(" ")
+}
+
+/// The previous-action tag key for `app`.
+pub fn previous_action_tag(app: &str) -> String {
+    format!("{TAG_PREVIOUS_ACTION_PREFIX}{app}")
+}
+
+/// An action as a tag value: base64 of its JSON (base64's alphabet fits
+/// ELBv2's tag values), or `None` when that passes the 256-character limit.
+pub fn encode_action(action: &Action) -> Option<String> {
+    use base64::Engine;
+    let json = serde_json::to_vec(action).ok()?;
+    let text = base64::engine::general_purpose::STANDARD.encode(json);
+    (text.len() <= 256).then_some(text)
+}
+
+/// The inverse of [`encode_action`].
+pub fn decode_action(value: &str) -> Option<Action> {
+    use base64::Engine;
+    let json = base64::engine::general_purpose::STANDARD
+        .decode(value)
+        .ok()?;
+    serde_json::from_slice(&json).ok()
 }
 
 /// The weights tag key for `app`.
@@ -407,6 +441,8 @@ pub async fn observe(cloud: &impl Cloud, app: &str, traffic: Option<&Traffic>) -
                 in_spec,
                 is_test_listener: is_test,
                 recorded_weights: None,
+                previous_action: None,
+                health_check_rule: false,
             });
         }
     }
@@ -424,6 +460,8 @@ pub async fn observe(cloud: &impl Cloud, app: &str, traffic: Option<&Traffic>) -
                 in_spec,
                 is_test_listener: false,
                 recorded_weights: None,
+                previous_action: None,
+                health_check_rule: false,
             });
         }
     }
@@ -444,11 +482,19 @@ pub async fn observe(cloud: &impl Cloud, app: &str, traffic: Option<&Traffic>) -
         cloud.describe_tags(&point_arns).await?
     };
     let tag_key = weights_tag(app);
+    let previous_key = previous_action_tag(app);
     for point in &mut points {
-        point.recorded_weights = point_tags
-            .get(&point.arn)
-            .and_then(|tags| tags.get(&tag_key))
+        let Some(tags) = point_tags.get(&point.arn) else {
+            continue;
+        };
+        point.recorded_weights = tags
+            .get(&tag_key)
             .and_then(|value| parse_recorded_weights(value));
+        point.previous_action = tags
+            .get(&previous_key)
+            .and_then(|value| decode_action(value));
+        point.health_check_rule = tags.get(TAG_HEALTH_CHECK_RULE).is_some()
+            && tags.get(TAG_APP).map(String::as_str) == Some(app);
     }
 
     // Assemble releases from the owned groups and the tagged instances.
@@ -602,7 +648,7 @@ mod tests {
         let weights: BTreeMap<String, i32> =
             [("shop-v1".to_string(), 90), ("shop-v2".to_string(), 10)].into();
         let text = format_recorded_weights(&weights);
-        assert_eq!(text, "shop-v1=90,shop-v2=10");
+        assert_eq!(text, "shop-v1=90 shop-v2=10");
         assert_eq!(parse_recorded_weights(&text), Some(weights));
         assert_eq!(parse_recorded_weights("garbage"), None);
     }

@@ -49,6 +49,42 @@ pub enum Error {
     #[error("`{path}` is not a bluegreen plan file: {message}")]
     BadPlanFile { path: PathBuf, message: String },
 
+    /// A listener or rule holds other weights than this run last saw or wrote.
+    #[error("`{point}` was changed by someone else: bluegreen expected {expected}, it now has {actual}; nothing was written there. Find out who changed it, then run `bluegreen plan` again")]
+    Conflict {
+        point: String,
+        expected: String,
+        actual: String,
+    },
+
+    /// Green failed and `rollout.auto_rollback` is off.
+    #[error("green failed ({reason}) and `rollout.auto_rollback` is off: traffic stays as it is; `bluegreen rollback --app {app}` puts it back on blue")]
+    GreenFailed { reason: String, app: String },
+
+    /// A saved plan was made from another state of AWS.
+    #[error("the saved plan `{}` no longer matches AWS (it was made from state {planned}, AWS is now at {actual}): run `bluegreen plan` again", path.display())]
+    PlanOutdated {
+        path: PathBuf,
+        planned: String,
+        actual: String,
+    },
+
+    /// `apply` or `rollback` without a terminal to confirm on.
+    #[error("{0}: stdin is not a terminal, so there is nobody to confirm; pass `--auto-approve` to go ahead without asking")]
+    NeedsApproval(&'static str),
+
+    /// The person at the terminal said no.
+    #[error("cancelled; nothing was changed")]
+    Cancelled,
+
+    /// No release of the app is left to take traffic back.
+    #[error("app `{0}` has no previous release with healthy targets (nor an earlier target group or action) to take traffic back")]
+    NothingToRollBackTo(String),
+
+    /// An app with no resources at all.
+    #[error("app `{0}` has no releases and no listener routes to it (looked for target groups tagged `bluegreen:app={0}`)")]
+    UnknownApp(String),
+
     /// A command-line argument is malformed in a way clap cannot check.
     #[error("{0}")]
     Usage(String),

@@ -79,6 +79,39 @@ impl Printer {
         }
     }
 
+    /// A progress line on stderr, behind the time of day.
+    pub fn step(&self, message: &str) {
+        let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+        let time = now.get(11..19).unwrap_or(&now);
+        eprintln!("[{time}] {message}");
+    }
+
+    /// A bar counting up to `len` on stderr; hidden when stderr is not a terminal.
+    pub fn bar(&self, len: u64, message: &str) -> ProgressBar {
+        if !std::io::stderr().is_terminal() {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::new(len).with_message(message.to_string());
+        if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} ({elapsed})") {
+            bar.set_style(style);
+        }
+        bar.enable_steady_tick(Duration::from_millis(200));
+        bar
+    }
+
+    /// A countdown over `duration` on stderr; hidden when stderr is not a terminal.
+    pub fn countdown(&self, duration: Duration, message: &str) -> ProgressBar {
+        if !std::io::stderr().is_terminal() {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::new(duration.as_secs()).with_message(message.to_string());
+        if let Ok(style) = ProgressStyle::with_template("{bar:30} {msg}: {eta} left") {
+            bar.set_style(style);
+        }
+        bar.enable_steady_tick(Duration::from_millis(500));
+        bar
+    }
+
     /// A warning, on stderr.
     pub fn warn(&self, message: &str) {
         if self.color_stderr {

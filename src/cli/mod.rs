@@ -11,7 +11,7 @@ use crate::cloud::{AwsCloud, ConnectOptions};
 use crate::output::{OutputFormat, Printer};
 use crate::plan::{self, Plan};
 use crate::spec::{self, ListenerRef, Spec, Variables};
-use crate::{discovery, Error, Result};
+use crate::{discovery, release, status, Error, Result};
 
 /// Exit codes, documented in the README.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +22,8 @@ pub enum Exit {
     Failure = 1,
     /// `plan --detailed-exitcode`: there are changes.
     Changes = 2,
+    /// Green failed and traffic was put back on blue.
+    RolledBack = 3,
 }
 
 impl From<Exit> for ExitCode {
@@ -75,6 +77,20 @@ struct SpecArgs {
     vars: Vec<(String, String)>,
 }
 
+/// An app, by spec or by name.
+#[derive(Debug, Args)]
+struct AppArgs {
+    /// The spec file (JSON); or name the app with `--app`.
+    #[arg(value_name = "SPEC", required_unless_present = "app")]
+    spec: Option<PathBuf>,
+    /// The app's name, to work without the spec (found by its tags).
+    #[arg(long, value_name = "APP", conflicts_with = "spec")]
+    app: Option<String>,
+    /// Set a variable of the spec, `NAME=VALUE` (repeatable).
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = Variables::parse_assignment)]
+    vars: Vec<(String, String)>,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Check a spec, its variables and modules, without calling AWS.
@@ -89,6 +105,31 @@ enum Command {
         /// Exit 0 when there are no changes, 2 when there are, 1 on error.
         #[arg(long)]
         detailed_exitcode: bool,
+    },
+    /// Release the spec: prepare green, test it, shift traffic, bake, tear blue down.
+    Apply {
+        /// A spec, or a plan saved by `plan --out` (refused if AWS changed since).
+        #[arg(value_name = "SPEC|PLANFILE")]
+        target: PathBuf,
+        /// Set a variable, `NAME=VALUE` (repeatable).
+        #[arg(long = "var", value_name = "NAME=VALUE", value_parser = Variables::parse_assignment)]
+        vars: Vec<(String, String)>,
+        /// Do not ask for confirmation (needed when stdin is not a terminal).
+        #[arg(long)]
+        auto_approve: bool,
+    },
+    /// Emergency revert: all traffic back to the previous release, at once.
+    Rollback {
+        #[command(flatten)]
+        app: AppArgs,
+        /// Do not ask for confirmation (needed when stdin is not a terminal).
+        #[arg(long)]
+        auto_approve: bool,
+    },
+    /// Show the app's releases, their health and the weights on each listener.
+    Status {
+        #[command(flatten)]
+        app: AppArgs,
     },
 }
 
@@ -165,7 +206,189 @@ async fn run(cli: Cli, printer: &Printer) -> Result<Exit> {
                 _ => Exit::Success,
             })
         }
+        Command::Apply {
+            target,
+            vars,
+            auto_approve,
+        } => apply(&cli.global, &target, vars, auto_approve, printer).await,
+        Command::Rollback { app, auto_approve } => {
+            let (cloud, observed) = observe_app(&cli.global, &app, printer).await?;
+            if observed.releases.is_empty() && observed.traffic.is_empty() {
+                return Err(Error::UnknownApp(observed.app));
+            }
+            confirm(
+                "rollback",
+                auto_approve,
+                &format!(
+                    "Put all traffic of `{}` back on the previous release?",
+                    observed.app
+                ),
+            )?;
+            let started = std::time::Instant::now();
+            let done = release::revert::rollback(&cloud, &observed).await?;
+            printer.text(&format!(
+                "Rolled back `{}`: traffic moved from release `{}` to {} on {} in {:.1}s.",
+                observed.app,
+                done.from,
+                done.to,
+                done.points.join(", "),
+                started.elapsed().as_secs_f64()
+            ));
+            printer.json(&done);
+            Ok(Exit::Success)
+        }
+        Command::Status { app } => {
+            let (_, observed) = observe_app(&cli.global, &app, printer).await?;
+            if observed.releases.is_empty() && observed.traffic.is_empty() {
+                return Err(Error::UnknownApp(observed.app));
+            }
+            let status = status::status(&observed);
+            printer.text(&status::render(&status));
+            printer.json(&status);
+            Ok(Exit::Success)
+        }
     }
+}
+
+/// Discovery for a command that takes `SPEC` or `--app`.
+async fn observe_app(
+    global: &GlobalArgs,
+    args: &AppArgs,
+    printer: &Printer,
+) -> Result<(AwsCloud, discovery::Observed)> {
+    let spec = match &args.spec {
+        Some(path) => Some(spec::load(path, &Variables::from_cli(args.vars.clone()))?),
+        None => None,
+    };
+    let app = match (&spec, &args.app) {
+        (Some(spec), _) => spec.app.clone(),
+        (None, Some(app)) => app.clone(),
+        (None, None) => return Err(Error::Usage("name the app: a SPEC or `--app APP`".into())),
+    };
+    let cloud = connect(global, spec.as_ref()).await?;
+    let progress = printer.spinner("reading the app's state from AWS");
+    let observed = discovery::observe(&cloud, &app, spec.as_ref().map(|s| &s.traffic)).await;
+    progress.finish_and_clear();
+    Ok((cloud, observed?))
+}
+
+/// Asks on the terminal; refuses without `--auto-approve` when there is none.
+fn confirm(what: &'static str, auto_approve: bool, question: &str) -> Result<()> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if auto_approve {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::NeedsApproval(what));
+    }
+    eprint!("{question} Only `yes` goes ahead: ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|err| Error::Usage(err.to_string()))?;
+    if answer.trim() == "yes" {
+        Ok(())
+    } else {
+        Err(Error::Cancelled)
+    }
+}
+
+async fn apply(
+    global: &GlobalArgs,
+    target: &Path,
+    vars: Vec<(String, String)>,
+    auto_approve: bool,
+    printer: &Printer,
+) -> Result<Exit> {
+    let saved = SavedPlan::looks_like(target)
+        .then(|| SavedPlan::read(target))
+        .transpose()?;
+    let spec = match &saved {
+        Some(saved) => saved.spec.clone(),
+        None => spec::load(target, &Variables::from_cli(vars))?,
+    };
+    let cloud = connect(global, Some(&spec)).await?;
+    let progress = printer.spinner("reading the app's state from AWS");
+    let observed = discovery::observe(&cloud, &spec.app, Some(&spec.traffic)).await;
+    progress.finish_and_clear();
+    let observed = observed?;
+    let plan = plan::plan(&spec, &observed);
+    if let Some(saved) = &saved {
+        if saved.plan.fingerprint != plan.fingerprint {
+            return Err(Error::PlanOutdated {
+                path: target.to_path_buf(),
+                planned: saved.plan.fingerprint.clone(),
+                actual: plan.fingerprint.clone(),
+            });
+        }
+    }
+    if !plan.blockers.is_empty() {
+        return Err(Error::Usage(format!(
+            "the plan cannot be applied: {}",
+            plan.blockers.join("; ")
+        )));
+    }
+    printer.text(&plan::render::render(&plan, printer.color()));
+    if plan.is_empty() {
+        printer.json(&serde_json::json!({
+            "outcome": "no-changes", "app": spec.app, "release": spec.release,
+        }));
+        return Ok(Exit::Success);
+    }
+    // A saved plan was reviewed when it was made.
+    if saved.is_none() {
+        confirm("apply", auto_approve, "Apply this plan?")?;
+    }
+    let started = std::time::Instant::now();
+    let (outcome, report) = release::apply(&cloud, &spec, &plan, &observed, printer).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    let phases = report
+        .phases
+        .iter()
+        .map(|(name, took)| format!("{name} {:.1}s", took.as_secs_f64()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let (headline, outcome_name, exit) = match &outcome {
+        release::Outcome::Released => (
+            format!("Released `{}` of `{}`", spec.release, spec.app),
+            "released",
+            Exit::Success,
+        ),
+        release::Outcome::NoChanges => (
+            format!("No changes for `{}`", spec.app),
+            "no-changes",
+            Exit::Success,
+        ),
+        release::Outcome::RolledBack { reason } => (
+            format!(
+                "Rolled back `{}` of `{}` ({reason}); production is on blue",
+                spec.release, spec.app
+            ),
+            "rolled-back",
+            Exit::RolledBack,
+        ),
+    };
+    printer.text(&format!(
+        "\n{headline} in {seconds:.1}s: {} instance(s) created, {} terminated, {} target group(s) deleted, {} listener write(s).\nPhases: {phases}.",
+        report.instances_created,
+        report.instances_terminated,
+        report.target_groups_deleted,
+        report.listener_writes,
+    ));
+    printer.json(&serde_json::json!({
+        "outcome": outcome_name,
+        "reason": match &outcome { release::Outcome::RolledBack { reason } => Some(reason), _ => None },
+        "app": spec.app,
+        "release": spec.release,
+        "seconds": seconds,
+        "instances_created": report.instances_created,
+        "instances_terminated": report.instances_terminated,
+        "target_groups_deleted": report.target_groups_deleted,
+        "listener_writes": report.listener_writes,
+    }));
+    Ok(exit)
 }
 
 fn load_spec(args: &SpecArgs) -> Result<Spec> {
@@ -275,6 +498,16 @@ impl SavedPlan {
         let mut file = options.open(path).map_err(write_error)?;
         file.write_all(&json).map_err(write_error)?;
         file.write_all(b"\n").map_err(write_error)
+    }
+
+    /// Whether `path` holds a saved plan rather than a spec.
+    pub fn looks_like(path: &Path) -> bool {
+        std::fs::read_to_string(path)
+            .ok()
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+            .is_some_and(|value| {
+                value.get("format").and_then(|f| f.as_str()) == Some(SAVED_PLAN_FORMAT)
+            })
     }
 
     pub fn read(path: &Path) -> Result<Self> {

@@ -78,7 +78,11 @@ impl AwsCloud {
     }
 
     /// The raw actions last read for `arn`, reading them when never read.
-    async fn raw_actions(&self, owner: ActionsOwner, arn: &str) -> CloudResult<Vec<elbv2::types::Action>> {
+    async fn raw_actions(
+        &self,
+        owner: ActionsOwner,
+        arn: &str,
+    ) -> CloudResult<Vec<elbv2::types::Action>> {
         let cached = self.last_read.lock().ok().and_then(|c| c.get(arn).cloned());
         match cached {
             Some(actions) => Ok(actions),
@@ -94,7 +98,12 @@ impl AwsCloud {
         }
     }
 
-    async fn modify_actions(&self, owner: ActionsOwner, arn: &str, actions: Vec<elbv2::types::Action>) -> CloudResult<()> {
+    async fn modify_actions(
+        &self,
+        owner: ActionsOwner,
+        arn: &str,
+        actions: Vec<elbv2::types::Action>,
+    ) -> CloudResult<()> {
         match owner {
             ActionsOwner::Listener => {
                 self.elb
@@ -126,7 +135,10 @@ fn elb_tags(tags: &Tags) -> Vec<elbv2::types::Tag> {
         .collect()
 }
 
-fn forward_action(target_groups: &[WeightedTargetGroup], like: Option<&elbv2::types::Action>) -> elbv2::types::Action {
+fn forward_action(
+    target_groups: &[WeightedTargetGroup],
+    like: Option<&elbv2::types::Action>,
+) -> elbv2::types::Action {
     let tuples = target_groups.iter().map(|g| {
         elbv2::types::TargetGroupTuple::builder()
             .target_group_arn(&g.arn)
@@ -151,7 +163,10 @@ fn forward_action(target_groups: &[WeightedTargetGroup], like: Option<&elbv2::ty
 
 /// The SDK form of a fixed response, redirect or forward, in `order`.
 fn sdk_action(action: &Action, order: Option<i32>) -> elbv2::types::Action {
-    use elbv2::types::{ActionTypeEnum, FixedResponseActionConfig, RedirectActionConfig, RedirectActionStatusCodeEnum};
+    use elbv2::types::{
+        ActionTypeEnum, FixedResponseActionConfig, RedirectActionConfig,
+        RedirectActionStatusCodeEnum,
+    };
     let builder = elbv2::types::Action::builder().set_order(order);
     match action {
         Action::Forward { target_groups, .. } => {
@@ -159,7 +174,11 @@ fn sdk_action(action: &Action, order: Option<i32>) -> elbv2::types::Action {
             forward.order = order;
             forward
         }
-        Action::FixedResponse { status_code, content_type, message_body } => builder
+        Action::FixedResponse {
+            status_code,
+            content_type,
+            message_body,
+        } => builder
             .r#type(ActionTypeEnum::FixedResponse)
             .fixed_response_config(
                 FixedResponseActionConfig::builder()
@@ -169,7 +188,14 @@ fn sdk_action(action: &Action, order: Option<i32>) -> elbv2::types::Action {
                     .build(),
             )
             .build(),
-        Action::Redirect { status_code, protocol, host, port, path, query } => builder
+        Action::Redirect {
+            status_code,
+            protocol,
+            host,
+            port,
+            path,
+            query,
+        } => builder
             .r#type(ActionTypeEnum::Redirect)
             .redirect_config(
                 RedirectActionConfig::builder()
@@ -188,7 +214,10 @@ fn sdk_action(action: &Action, order: Option<i32>) -> elbv2::types::Action {
 
 fn is_terminal(action: &elbv2::types::Action) -> bool {
     use elbv2::types::ActionTypeEnum as Kind;
-    matches!(action.r#type(), Some(Kind::Forward | Kind::FixedResponse | Kind::Redirect))
+    matches!(
+        action.r#type(),
+        Some(Kind::Forward | Kind::FixedResponse | Kind::Redirect)
+    )
 }
 
 /// The region from `AWS_REGION` / `AWS_DEFAULT_REGION` or the profile, and
@@ -664,7 +693,11 @@ impl Cloud for AwsCloud {
         Ok(arn)
     }
 
-    async fn modify_health_check(&self, target_group_arn: &str, check: &crate::spec::HealthCheck) -> CloudResult<()> {
+    async fn modify_health_check(
+        &self,
+        target_group_arn: &str,
+        check: &crate::spec::HealthCheck,
+    ) -> CloudResult<()> {
         use elbv2::types::{Matcher, ProtocolEnum};
         self.elb
             .modify_target_group()
@@ -696,8 +729,8 @@ impl Cloud for AwsCloud {
 
     async fn run_instances(&self, request: &NewInstances) -> CloudResult<Vec<String>> {
         use aws_sdk_ec2::types::{
-            IamInstanceProfileSpecification, InstanceType, LaunchTemplateSpecification, ResourceType, Tag,
-            TagSpecification,
+            IamInstanceProfileSpecification, InstanceType, LaunchTemplateSpecification,
+            ResourceType, Tag, TagSpecification,
         };
         use base64::Engine;
         let tags: Vec<Tag> = request
@@ -713,7 +746,12 @@ impl Cloud for AwsCloud {
         });
         let profile = request.iam_instance_profile.as_ref().map(|p| {
             let spec = IamInstanceProfileSpecification::builder();
-            if p.starts_with("arn:") { spec.arn(p) } else { spec.name(p) }.build()
+            if p.starts_with("arn:") {
+                spec.arn(p)
+            } else {
+                spec.name(p)
+            }
+            .build()
         });
         let template = request.launch_template.as_ref().map(|t| {
             LaunchTemplateSpecification::builder()
@@ -731,7 +769,10 @@ impl Cloud for AwsCloud {
             .client_token(&request.client_token)
             .set_image_id(request.image_id.clone())
             .set_instance_type(request.instance_type.as_deref().map(InstanceType::from))
-            .set_security_group_ids((!request.security_group_ids.is_empty()).then(|| request.security_group_ids.clone()))
+            .set_security_group_ids(
+                (!request.security_group_ids.is_empty())
+                    .then(|| request.security_group_ids.clone()),
+            )
             .set_key_name(request.key_name.clone())
             .set_iam_instance_profile(profile)
             .set_user_data(
@@ -752,7 +793,11 @@ impl Cloud for AwsCloud {
             .collect())
     }
 
-    async fn register_targets(&self, target_group_arn: &str, instance_ids: &[String]) -> CloudResult<()> {
+    async fn register_targets(
+        &self,
+        target_group_arn: &str,
+        instance_ids: &[String],
+    ) -> CloudResult<()> {
         self.elb
             .register_targets()
             .target_group_arn(target_group_arn)
@@ -763,7 +808,11 @@ impl Cloud for AwsCloud {
         Ok(())
     }
 
-    async fn deregister_targets(&self, target_group_arn: &str, instance_ids: &[String]) -> CloudResult<()> {
+    async fn deregister_targets(
+        &self,
+        target_group_arn: &str,
+        instance_ids: &[String],
+    ) -> CloudResult<()> {
         self.elb
             .deregister_targets()
             .target_group_arn(target_group_arn)
@@ -796,7 +845,12 @@ impl Cloud for AwsCloud {
         Ok(())
     }
 
-    async fn write_forward(&self, owner: ActionsOwner, arn: &str, target_groups: &[WeightedTargetGroup]) -> CloudResult<()> {
+    async fn write_forward(
+        &self,
+        owner: ActionsOwner,
+        arn: &str,
+        target_groups: &[WeightedTargetGroup],
+    ) -> CloudResult<()> {
         let mut actions = self.raw_actions(owner, arn).await?;
         let forward = actions
             .iter()
@@ -810,7 +864,11 @@ impl Cloud for AwsCloud {
                 actions[i] = new;
             }
             None => {
-                let order = actions.iter().filter_map(|a| a.order()).max().map(|o| o + 1);
+                let order = actions
+                    .iter()
+                    .filter_map(|a| a.order())
+                    .max()
+                    .map(|o| o + 1);
                 let mut new = forward_action(target_groups, None);
                 new.order = order;
                 actions.push(new);
@@ -819,7 +877,12 @@ impl Cloud for AwsCloud {
         self.modify_actions(owner, arn, actions).await
     }
 
-    async fn restore_action(&self, owner: ActionsOwner, arn: &str, action: &Action) -> CloudResult<()> {
+    async fn restore_action(
+        &self,
+        owner: ActionsOwner,
+        arn: &str,
+        action: &Action,
+    ) -> CloudResult<()> {
         let mut actions = self.raw_actions(owner, arn).await?;
         match actions.iter().rposition(is_terminal) {
             Some(i) => {
@@ -831,7 +894,12 @@ impl Cloud for AwsCloud {
         self.modify_actions(owner, arn, actions).await
     }
 
-    async fn create_unmatched_rule(&self, listener_arn: &str, target_group_arn: &str, tags: &Tags) -> CloudResult<String> {
+    async fn create_unmatched_rule(
+        &self,
+        listener_arn: &str,
+        target_group_arn: &str,
+        tags: &Tags,
+    ) -> CloudResult<String> {
         use elbv2::types::{HostHeaderConditionConfig, RuleCondition};
         let taken: Vec<i32> = self
             .describe_rules(listener_arn)
@@ -840,7 +908,10 @@ impl Cloud for AwsCloud {
             .filter_map(|r| r.priority.parse().ok())
             .collect();
         // The lowest precedence that is free, so the rule never shadows another.
-        let priority = (1..=50_000).rev().find(|p| !taken.contains(p)).unwrap_or(50_000);
+        let priority = (1..=50_000)
+            .rev()
+            .find(|p| !taken.contains(p))
+            .unwrap_or(50_000);
         let created = self
             .elb
             .create_rule()

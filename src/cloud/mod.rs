@@ -110,9 +110,7 @@ pub enum Action {
         query: Option<String>,
     },
     /// `authenticate-oidc`, `authenticate-cognito` or an action type newer than the tool.
-    Other {
-        kind: String,
-    },
+    Other { kind: String },
 }
 
 impl Action {
@@ -279,25 +277,52 @@ pub trait Cloud {
     /// Creates a target group, tagged at creation, with its deregistration delay.
     async fn create_target_group(&self, group: &NewTargetGroup) -> CloudResult<String>;
     /// Sets a target group's health check.
-    async fn modify_health_check(&self, target_group_arn: &str, check: &crate::spec::HealthCheck) -> CloudResult<()>;
+    async fn modify_health_check(
+        &self,
+        target_group_arn: &str,
+        check: &crate::spec::HealthCheck,
+    ) -> CloudResult<()>;
     /// Adds (or overwrites) tags on ELBv2 resources.
     async fn add_tags(&self, arns: &[String], tags: &Tags) -> CloudResult<()>;
     /// Launches instances in one call; returns their ids.
     async fn run_instances(&self, request: &NewInstances) -> CloudResult<Vec<String>>;
-    async fn register_targets(&self, target_group_arn: &str, instance_ids: &[String]) -> CloudResult<()>;
-    async fn deregister_targets(&self, target_group_arn: &str, instance_ids: &[String]) -> CloudResult<()>;
+    async fn register_targets(
+        &self,
+        target_group_arn: &str,
+        instance_ids: &[String],
+    ) -> CloudResult<()>;
+    async fn deregister_targets(
+        &self,
+        target_group_arn: &str,
+        instance_ids: &[String],
+    ) -> CloudResult<()>;
     async fn terminate_instances(&self, instance_ids: &[String]) -> CloudResult<()>;
     async fn delete_target_group(&self, target_group_arn: &str) -> CloudResult<()>;
     /// Sets the target groups and weights of the forward action of a listener
     /// or rule, keeping every other action and setting exactly as last read
     /// (authentication, order, stickiness). When there is no forward action,
     /// the terminal action (fixed response or redirect) is replaced by one.
-    async fn write_forward(&self, owner: ActionsOwner, arn: &str, target_groups: &[WeightedTargetGroup]) -> CloudResult<()>;
+    async fn write_forward(
+        &self,
+        owner: ActionsOwner,
+        arn: &str,
+        target_groups: &[WeightedTargetGroup],
+    ) -> CloudResult<()>;
     /// Replaces the terminal action of a listener or rule with `action`
     /// (putting back a fixed response or redirect that a first release took over).
-    async fn restore_action(&self, owner: ActionsOwner, arn: &str, action: &Action) -> CloudResult<()>;
+    async fn restore_action(
+        &self,
+        owner: ActionsOwner,
+        arn: &str,
+        action: &Action,
+    ) -> CloudResult<()>;
     /// Creates a rule that no request matches, forwarding to a target group,
     /// so that AWS health-checks the group without sending it traffic.
-    async fn create_unmatched_rule(&self, listener_arn: &str, target_group_arn: &str, tags: &Tags) -> CloudResult<String>;
+    async fn create_unmatched_rule(
+        &self,
+        listener_arn: &str,
+        target_group_arn: &str,
+        tags: &Tags,
+    ) -> CloudResult<String>;
     async fn delete_rule(&self, rule_arn: &str) -> CloudResult<()>;
 }

@@ -228,6 +228,8 @@ pub enum PlannedAction {
     DetachTargetGroups {
         target_groups: Vec<String>,
     },
+    /// Deletes the rules that only served to get green health-checked.
+    RemoveHealthCheckRules,
     DestroyStack {
         release: String,
         target_group: Option<String>,
@@ -376,6 +378,9 @@ pub fn plan(spec: &Spec, observed: &Observed) -> Plan {
     let mut traffic = Vec::new();
     let mut detached: BTreeMap<String, ()> = BTreeMap::new();
     for point in &observed.traffic {
+        if point.health_check_rule {
+            continue;
+        }
         let current: Vec<Share> = point
             .forward()
             .map(|groups| {
@@ -505,8 +510,15 @@ pub fn plan(spec: &Spec, observed: &Observed) -> Plan {
             timeout_seconds: spec.rollout.health_timeout_seconds,
         });
     }
+    // Hooks before traffic run once, before green takes any: when a re-run
+    // finds green already serving, they have run.
+    let green_serves = observed
+        .traffic
+        .iter()
+        .filter(|p| !p.is_test_listener && !p.health_check_rule)
+        .any(|p| share_of(p, observed, &green_name) > 0);
     if shifting {
-        if !spec.hooks.before_traffic.is_empty() {
+        if !spec.hooks.before_traffic.is_empty() && !green_serves {
             actions.push(PlannedAction::RunHooks {
                 phase: "before_traffic".into(),
                 commands: spec.hooks.before_traffic.len(),
@@ -539,6 +551,11 @@ pub fn plan(spec: &Spec, observed: &Observed) -> Plan {
                 commands: spec.hooks.after_traffic.len(),
             });
         }
+    }
+
+    let takes_over = traffic.iter().any(|t| t.replaces.is_some() && t.shifts);
+    if takes_over || observed.traffic.iter().any(|p| p.health_check_rule) {
+        actions.push(PlannedAction::RemoveHealthCheckRules);
     }
 
     let blues: Vec<&ObservedRelease> = observed

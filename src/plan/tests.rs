@@ -169,6 +169,8 @@ fn point(arn: &str, priority: Option<&str>, actions: Vec<Action>) -> TrafficPoin
         in_spec: true,
         is_test_listener: false,
         recorded_weights: None,
+        previous_action: None,
+        health_check_rule: false,
     }
 }
 

@@ -17,10 +17,21 @@ pub const TAG_APP: &str = "bluegreen:app";
 pub const TAG_RELEASE: &str = "bluegreen:release";
 /// Hash of the settings an instance or target group was created from.
 pub const TAG_SETTINGS: &str = "bluegreen:settings";
-/// On a listener or rule: the weights this tool last wrote there, `target-group-name=weight,…`.
+/// On a listener or rule: the weights this tool last wrote there, `target-group-name=weight …`.
 pub const TAG_WEIGHTS_PREFIX: &str = "bluegreen:weights:";
 /// On green's target group: when the bake ends (RFC 3339), once traffic is all on green.
 pub const TAG_BAKE_ENDS: &str = "bluegreen:bake-ends";
+
+/// On a listener or rule a first release took over: its previous action
+/// (fixed response or redirect), base64 of its JSON, so `rollback` can restore it.
+pub const TAG_PREVIOUS_ACTION_PREFIX: &str = "bluegreen:previous-action:";
+/// On a target group: when it was created (RFC 3339); orders releases.
+pub const TAG_CREATED_AT: &str = "bluegreen:created-at";
+/// On a rule the tool created only so that AWS health-checks green.
+pub const TAG_HEALTH_CHECK_RULE: &str = "bluegreen:health-check-rule";
+
+/// On a release's target group: when `rollback` took its traffic away.
+pub const TAG_ROLLED_BACK: &str = "bluegreen:rolled-back";
 
 /// AWS's limit on target-group names.
 pub const TARGET_GROUP_NAME_MAX: usize = 32;

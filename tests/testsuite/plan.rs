@@ -207,11 +207,11 @@ async fn resuming_a_half_done_shift_plans_only_what_is_left() {
         .iter()
         .map(|a| a["action"].as_str().expect("action kind"))
         .collect();
+    // The hooks before traffic ran before green took its first share.
     assert_eq!(
         kinds,
         [
             "wait-healthy",
-            "run-hooks",
             "shift-traffic",
             "bake",
             "detach-target-groups",
@@ -383,10 +383,26 @@ fn an_endpoint_that_does_not_answer_is_one_clear_line() {
     // Port 9 (discard) on loopback: nothing listens there.
     let run = bluegreen(
         None,
-        &["plan", "examples/web.json", "--endpoint-url", "http://127.0.0.1:9", "--max-attempts", "1"],
+        &[
+            "plan",
+            "examples/web.json",
+            "--endpoint-url",
+            "http://127.0.0.1:9",
+            "--max-attempts",
+            "1",
+        ],
     );
     assert_eq!(run.code, 1);
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
-    assert!(run.stderr.contains("failed: Unreachable: could not reach the endpoint"), "{}", run.stderr);
-    assert!(run.stderr.contains("check `--endpoint-url`"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("failed: Unreachable: could not reach the endpoint"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("check `--endpoint-url`"),
+        "{}",
+        run.stderr
+    );
 }

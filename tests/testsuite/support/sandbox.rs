@@ -299,7 +299,7 @@ impl Sandbox {
             .iter()
             .map(|(name, weight)| format!("{name}={weight}"))
             .collect::<Vec<_>>()
-            .join(",");
+            .join(" ");
         self.elb
             .add_tags()
             .resource_arns(arn)

@@ -1,0 +1,98 @@
+//! Polling: look at once, then back off, and never sleep past a condition
+//! that is already true. AWS answers in seconds and the emulator at once;
+//! the same loop serves both.
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// First pause between two looks.
+const FIRST_PAUSE: Duration = Duration::from_millis(200);
+/// Longest pause between two looks.
+const LONGEST_PAUSE: Duration = Duration::from_secs(5);
+
+/// Calls `look` until it returns `Some`, or until `timeout` has passed
+/// (then `None`). The first look is immediate; pauses grow by half each time.
+pub async fn until<T, E, F, Fut>(timeout: Duration, mut look: F) -> Result<Option<T>, E>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<T>, E>>,
+{
+    let deadline = Instant::now() + timeout;
+    let mut pause = FIRST_PAUSE;
+    loop {
+        if let Some(value) = look().await? {
+            return Ok(Some(value));
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Ok(None);
+        }
+        tokio::time::sleep(pause.min(deadline - now)).await;
+        pause = (pause * 3 / 2).min(LONGEST_PAUSE);
+    }
+}
+
+/// Calls `check` regularly for `duration`, stopping early with its error.
+/// Used to watch green's health through a step interval or the bake.
+pub async fn watch<E, F, Fut>(duration: Duration, mut check: F) -> Result<(), E>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<(), E>>,
+{
+    let deadline = Instant::now() + duration;
+    loop {
+        check().await?;
+        let now = Instant::now();
+        if now >= deadline {
+            return Ok(());
+        }
+        tokio::time::sleep(LONGEST_PAUSE.min(deadline - now)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_true_condition_is_seen_without_sleeping() {
+        let started = Instant::now();
+        let found: Result<_, ()> = until(Duration::from_secs(60), || async { Ok(Some(7)) }).await;
+        assert_eq!(found, Ok(Some(7)));
+        assert_eq!(started.elapsed(), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn looks_back_off_and_give_up_at_the_timeout() {
+        let mut looks = 0;
+        let found: Result<Option<()>, ()> = until(Duration::from_secs(10), || {
+            looks += 1;
+            async { Ok(None) }
+        })
+        .await;
+        assert_eq!(found, Ok(None));
+        // 0.2, 0.3, 0.45, … capped at 5 s: about ten looks in ten seconds, not fifty.
+        assert!((5..=12).contains(&looks), "{looks} looks");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn watch_stops_at_the_first_failure() {
+        let mut checks = 0;
+        let result = watch(Duration::from_secs(60), || {
+            checks += 1;
+            let n = checks;
+            async move {
+                if n == 3 {
+                    Err("degraded")
+                } else {
+                    Ok(())
+                }
+            }
+        })
+        .await;
+        assert_eq!(result, Err("degraded"));
+        assert_eq!(checks, 3);
+    }
+}
