@@ -3,5 +3,6 @@
 
 mod discovery;
 mod plan;
+mod release;
 mod support;
 mod validate;

@@ -2,6 +2,7 @@
 //! it, the emulator's own request recording, and filters for the moving
 //! parts (ids, ports) of outputs compared as snapshots.
 
+pub mod proxy;
 pub mod sandbox;
 
 use std::net::TcpListener;
@@ -133,6 +134,30 @@ pub fn root() -> &'static Path {
 /// Runs `bluegreen ARGS` with throwaway credentials, no colour and no
 /// ambient AWS settings; against `emulator` when given.
 pub fn bluegreen(emulator: Option<&Emulator>, args: &[&str]) -> Run {
+    let output = command(emulator.map(|e| e.endpoint.as_str()), args)
+        .output()
+        .expect("run bluegreen");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Runs `bluegreen ARGS` against `endpoint` (the emulator or a proxy in front of it).
+pub fn bluegreen_at(endpoint: &str, args: &[&str]) -> Run {
+    let output = command(Some(endpoint), args)
+        .output()
+        .expect("run bluegreen");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// The `bluegreen ARGS` command, not yet started.
+pub fn command(endpoint: Option<&str>, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_bluegreen"));
     command
         .current_dir(root())
@@ -146,15 +171,10 @@ pub fn bluegreen(emulator: Option<&Emulator>, args: &[&str]) -> Run {
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("NO_COLOR", "1")
         .stdin(Stdio::null());
-    if let Some(emulator) = emulator {
-        command.args(["--endpoint-url", &emulator.endpoint]);
+    if let Some(endpoint) = endpoint {
+        command.args(["--endpoint-url", endpoint]);
     }
-    let output = command.output().expect("run bluegreen");
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    command
 }
 
 /// `--var=NAME=VALUE` arguments.

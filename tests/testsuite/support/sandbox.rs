@@ -134,6 +134,22 @@ impl Sandbox {
         }
     }
 
+    /// A handle for reading and changing an existing sandbox from another thread.
+    pub async fn reader(endpoint: &str) -> Sandbox {
+        let (ec2, elb) = clients(endpoint).await;
+        Sandbox {
+            ec2,
+            elb,
+            vpc_id: String::new(),
+            subnet_ids: Vec::new(),
+            security_group_id: String::new(),
+            load_balancer_name: String::new(),
+            load_balancer_arn: String::new(),
+            listener_arn: String::new(),
+            legacy_target_group_arn: String::new(),
+        }
+    }
+
     /// `--var` values that point `examples/web.json` at this sandbox.
     pub fn example_vars(&self) -> Vec<(String, String)> {
         [
@@ -269,6 +285,162 @@ impl Sandbox {
             .rules()[0]
             .rule_arn()
             .expect("rule arn")
+            .to_string()
+    }
+
+    /// A listener's forward weights, by target-group name (empty when it does not forward).
+    pub async fn listener_weights(&self, listener_arn: &str) -> Vec<(String, i32)> {
+        let listeners = self
+            .elb
+            .describe_listeners()
+            .listener_arns(listener_arn)
+            .send()
+            .await
+            .expect("describe listener");
+        let actions = listeners.listeners()[0].default_actions().to_vec();
+        self.weights_of(&actions).await
+    }
+
+    /// A rule's actions, as the SDK reports them.
+    pub async fn rule_actions(&self, rule_arn: &str) -> Vec<Action> {
+        self.elb
+            .describe_rules()
+            .rule_arns(rule_arn)
+            .send()
+            .await
+            .expect("describe rule")
+            .rules()[0]
+            .actions()
+            .to_vec()
+    }
+
+    /// A listener's default actions, as the SDK reports them.
+    pub async fn listener_actions(&self, listener_arn: &str) -> Vec<Action> {
+        self.elb
+            .describe_listeners()
+            .listener_arns(listener_arn)
+            .send()
+            .await
+            .expect("describe listener")
+            .listeners()[0]
+            .default_actions()
+            .to_vec()
+    }
+
+    async fn weights_of(&self, actions: &[Action]) -> Vec<(String, i32)> {
+        let Some(forward) = actions
+            .iter()
+            .find(|a| a.r#type() == Some(&ActionTypeEnum::Forward))
+        else {
+            return Vec::new();
+        };
+        let mut tuples: Vec<(String, i32)> = match forward.forward_config() {
+            Some(config) if !config.target_groups().is_empty() => config
+                .target_groups()
+                .iter()
+                .map(|t| {
+                    (
+                        t.target_group_arn().unwrap_or_default().to_string(),
+                        t.weight().unwrap_or(1),
+                    )
+                })
+                .collect(),
+            _ => vec![(
+                forward.target_group_arn().unwrap_or_default().to_string(),
+                1,
+            )],
+        };
+        for (arn, _) in &mut tuples {
+            if let Some(name) = arn.split('/').nth(1) {
+                *arn = name.to_string();
+            }
+        }
+        tuples
+    }
+
+    /// Names of every target group in the region.
+    pub async fn target_group_names(&self) -> Vec<String> {
+        self.elb
+            .describe_target_groups()
+            .send()
+            .await
+            .expect("describe target groups")
+            .target_groups()
+            .iter()
+            .filter_map(|tg| tg.target_group_name().map(str::to_string))
+            .collect()
+    }
+
+    /// The state of each instance, by id.
+    pub async fn instance_states(&self, ids: &[String]) -> Vec<String> {
+        let output = self
+            .ec2
+            .describe_instances()
+            .set_instance_ids(Some(ids.to_vec()))
+            .send()
+            .await
+            .expect("describe instances");
+        let mut states: Vec<(String, String)> = output
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .map(|i| {
+                (
+                    i.instance_id().unwrap_or_default().to_string(),
+                    i.state()
+                        .and_then(|s| s.name())
+                        .map(|n| n.as_str().to_string())
+                        .unwrap_or_default(),
+                )
+            })
+            .collect();
+        states.sort_by_key(|(id, _)| ids.iter().position(|i| i == id));
+        states.into_iter().map(|(_, state)| state).collect()
+    }
+
+    /// Instances the tool does not own (no bluegreen tags).
+    pub async fn launch_untagged(&self, count: i32) -> Vec<String> {
+        self.ec2
+            .run_instances()
+            .image_id(IMAGE_ID)
+            .instance_type(aws_sdk_ec2::types::InstanceType::T3Small)
+            .min_count(count)
+            .max_count(count)
+            .subnet_id(&self.subnet_ids[0])
+            .send()
+            .await
+            .expect("run instances")
+            .instances()
+            .iter()
+            .filter_map(|i| i.instance_id().map(str::to_string))
+            .collect()
+    }
+
+    /// Registers instances in a target group.
+    pub async fn register(&self, target_group_arn: &str, ids: &[String]) {
+        let targets = ids
+            .iter()
+            .map(|id| TargetDescription::builder().id(id).build());
+        self.elb
+            .register_targets()
+            .target_group_arn(target_group_arn)
+            .set_targets(Some(targets.collect()))
+            .send()
+            .await
+            .expect("register targets");
+    }
+
+    /// The ARN of a target group, by name.
+    pub async fn target_group_arn(&self, name: &str) -> String {
+        self.elb
+            .describe_target_groups()
+            .names(name)
+            .send()
+            .await
+            .expect("describe target group")
+            .target_groups()[0]
+            .target_group_arn()
+            .expect("arn")
             .to_string()
     }
 

@@ -1,0 +1,122 @@
+//! A proxy between the tool and the emulator that behaves more like AWS
+//! where moto is too kind: it counts calls per operation and can report a
+//! target group's targets as unhealthy, from the start or after a number of
+//! health reads.
+
+use std::collections::BTreeMap;
+
+use std::sync::{Arc, Mutex};
+
+/// Rules and counts, shared with the proxy's thread.
+#[derive(Default)]
+struct State {
+    counts: BTreeMap<String, usize>,
+    /// Target-group name → health reads of it that still pass before it turns unhealthy.
+    unhealthy_after: BTreeMap<String, usize>,
+}
+
+/// A running proxy; stops with the test process.
+pub struct Proxy {
+    pub endpoint: String,
+    state: Arc<Mutex<State>>,
+}
+
+impl Proxy {
+    /// Starts a proxy in front of `upstream`.
+    pub fn start(upstream: &str) -> Proxy {
+        let server = tiny_http::Server::http("127.0.0.1:0").expect("proxy listens");
+        let endpoint = format!(
+            "http://{}",
+            server.server_addr().to_ip().expect("ip address")
+        );
+        let state = Arc::new(Mutex::new(State::default()));
+        let shared = Arc::clone(&state);
+        let upstream = upstream.to_string();
+        std::thread::spawn(move || {
+            for request in server.incoming_requests() {
+                handle(request, &upstream, &shared);
+            }
+        });
+        Proxy { endpoint, state }
+    }
+
+    /// Reports every target of `target_group` as unhealthy after `reads`
+    /// more DescribeTargetHealth calls for it (0: from now on).
+    pub fn unhealthy_after(&self, target_group: &str, reads: usize) {
+        self.state
+            .lock()
+            .expect("proxy state")
+            .unhealthy_after
+            .insert(target_group.to_string(), reads);
+    }
+
+    /// Calls seen so far, by operation.
+    pub fn counts(&self) -> BTreeMap<String, usize> {
+        self.state.lock().expect("proxy state").counts.clone()
+    }
+}
+
+fn handle(mut request: tiny_http::Request, upstream: &str, state: &Mutex<State>) {
+    let mut body = Vec::new();
+    let _ = std::io::Read::read_to_end(request.as_reader(), &mut body);
+    let text = String::from_utf8_lossy(&body).into_owned();
+    let decoded = urlencoding::decode(&text)
+        .map(|s| s.into_owned())
+        .unwrap_or(text.clone());
+    let action = decoded
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("Action="))
+        .unwrap_or("")
+        .to_string();
+
+    let mut make_unhealthy = false;
+    {
+        let mut state = state.lock().expect("proxy state");
+        *state.counts.entry(action.clone()).or_default() += 1;
+        if action == "DescribeTargetHealth" {
+            for (name, left) in state.unhealthy_after.iter_mut() {
+                if decoded.contains(&format!("targetgroup/{name}/")) {
+                    if *left == 0 {
+                        make_unhealthy = true;
+                    } else {
+                        *left -= 1;
+                    }
+                }
+            }
+        }
+    }
+
+    let mut call = ureq::request(
+        request.method().as_str(),
+        &format!("{upstream}{}", request.url()),
+    );
+    for header in request.headers() {
+        let name = header.field.as_str().as_str();
+        if !name.eq_ignore_ascii_case("host") && !name.eq_ignore_ascii_case("content-length") {
+            call = call.set(name, header.value.as_str());
+        }
+    }
+    let (status, mut answer) = match call.send_bytes(&body) {
+        Ok(response) => (
+            response.status(),
+            response.into_string().unwrap_or_default(),
+        ),
+        Err(ureq::Error::Status(code, response)) => {
+            (code, response.into_string().unwrap_or_default())
+        }
+        Err(err) => (502, format!("proxy: {err}")),
+    };
+    if make_unhealthy {
+        answer = answer.replace(
+            "<State>healthy</State>",
+            "<State>unhealthy</State><Reason>Target.FailedHealthChecks</Reason>",
+        );
+    }
+    let content_type =
+        tiny_http::Header::from_bytes(&b"Content-Type"[..], &b"text/xml"[..]).expect("header");
+    let _ = request.respond(
+        tiny_http::Response::from_string(answer)
+            .with_status_code(status)
+            .with_header(content_type),
+    );
+}
