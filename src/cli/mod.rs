@@ -131,6 +131,36 @@ enum Command {
         #[command(flatten)]
         app: AppArgs,
     },
+    /// Put N % of traffic on the newest release and the rest on the previous one.
+    Shift {
+        #[command(flatten)]
+        app: AppArgs,
+        /// Percent of traffic for the newest release.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=100))]
+        percent: u32,
+        /// Do not ask for confirmation (needed when stdin is not a terminal).
+        #[arg(long)]
+        auto_approve: bool,
+    },
+    /// End the bake now and tear down the previous releases.
+    Finalize {
+        #[command(flatten)]
+        app: AppArgs,
+        /// Do not ask for confirmation (needed when stdin is not a terminal).
+        #[arg(long)]
+        auto_approve: bool,
+    },
+    /// Remove every release of the app, after taking it out of the listeners.
+    Destroy {
+        #[command(flatten)]
+        app: AppArgs,
+        /// Do not ask for confirmation (needed when stdin is not a terminal).
+        #[arg(long)]
+        auto_approve: bool,
+        /// Also when a listener would be left with nothing to forward to (it then answers 503).
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 /// Parses the command line and runs it; the whole of `main`.
@@ -213,9 +243,6 @@ async fn run(cli: Cli, printer: &Printer) -> Result<Exit> {
         } => apply(&cli.global, &target, vars, auto_approve, printer).await,
         Command::Rollback { app, auto_approve } => {
             let (cloud, observed) = observe_app(&cli.global, &app, printer).await?;
-            if observed.releases.is_empty() && observed.traffic.is_empty() {
-                return Err(Error::UnknownApp(observed.app));
-            }
             confirm(
                 "rollback",
                 auto_approve,
@@ -237,11 +264,84 @@ async fn run(cli: Cli, printer: &Printer) -> Result<Exit> {
             printer.json(&done);
             Ok(Exit::Success)
         }
+        Command::Shift {
+            app,
+            percent,
+            auto_approve,
+        } => {
+            let (cloud, observed, spec) = observe_app_with_spec(&cli.global, &app, printer).await?;
+            confirm(
+                "shift",
+                auto_approve,
+                &format!(
+                    "Put {percent}% of `{}`'s traffic on its newest release?",
+                    observed.app
+                ),
+            )?;
+            let min = spec.as_ref().map_or(100, |s| s.rollout.min_healthy_percent);
+            let done = release::operate::shift(&cloud, &observed, percent, min, printer).await?;
+            printer.text(&format!(
+                "Shifted `{}` to {percent}% on {}.",
+                observed.app,
+                done.points.join(", ")
+            ));
+            printer.json(&done);
+            Ok(Exit::Success)
+        }
+        Command::Finalize { app, auto_approve } => {
+            let (cloud, observed, spec) = observe_app_with_spec(&cli.global, &app, printer).await?;
+            confirm(
+                "finalize",
+                auto_approve,
+                &format!(
+                    "End `{}`'s bake now and tear down its previous releases?",
+                    observed.app
+                ),
+            )?;
+            let delay = spec.as_ref().map(|s| {
+                std::time::Duration::from_secs(u64::from(
+                    s.target_group.deregistration_delay_seconds,
+                ))
+            });
+            let done = release::operate::finalize(&cloud, &observed, delay, printer).await?;
+            printer.text(&format!(
+                "Finalized `{}`: removed {} release(s), {} instance(s) terminated.",
+                observed.app,
+                done.releases_removed.len(),
+                done.instances_terminated
+            ));
+            printer.json(&done);
+            Ok(Exit::Success)
+        }
+        Command::Destroy {
+            app,
+            auto_approve,
+            force,
+        } => {
+            let (cloud, observed, spec) = observe_app_with_spec(&cli.global, &app, printer).await?;
+            confirm(
+                "destroy",
+                auto_approve,
+                &format!("Remove every release of `{}`?", observed.app),
+            )?;
+            let delay = spec.as_ref().map(|s| {
+                std::time::Duration::from_secs(u64::from(
+                    s.target_group.deregistration_delay_seconds,
+                ))
+            });
+            let done = release::operate::destroy(&cloud, &observed, force, delay, printer).await?;
+            printer.text(&format!(
+                "Destroyed `{}`: removed {} release(s), {} instance(s) terminated, {} target group(s) deleted.",
+                observed.app,
+                done.releases_removed.len(),
+                done.instances_terminated,
+                done.target_groups_deleted
+            ));
+            printer.json(&done);
+            Ok(Exit::Success)
+        }
         Command::Status { app } => {
             let (_, observed) = observe_app(&cli.global, &app, printer).await?;
-            if observed.releases.is_empty() && observed.traffic.is_empty() {
-                return Err(Error::UnknownApp(observed.app));
-            }
             let status = status::status(&observed);
             printer.text(&status::render(&status));
             printer.json(&status);
@@ -256,6 +356,17 @@ async fn observe_app(
     args: &AppArgs,
     printer: &Printer,
 ) -> Result<(AwsCloud, discovery::Observed)> {
+    let (cloud, observed, _) = observe_app_with_spec(global, args, printer).await?;
+    Ok((cloud, observed))
+}
+
+/// Discovery for a command that takes `SPEC` or `--app`, with the spec when given.
+/// An app with nothing at all is an error: most likely a typo in its name.
+async fn observe_app_with_spec(
+    global: &GlobalArgs,
+    args: &AppArgs,
+    printer: &Printer,
+) -> Result<(AwsCloud, discovery::Observed, Option<Spec>)> {
     let spec = match &args.spec {
         Some(path) => Some(spec::load(path, &Variables::from_cli(args.vars.clone()))?),
         None => None,
@@ -269,7 +380,11 @@ async fn observe_app(
     let progress = printer.spinner("reading the app's state from AWS");
     let observed = discovery::observe(&cloud, &app, spec.as_ref().map(|s| &s.traffic)).await;
     progress.finish_and_clear();
-    Ok((cloud, observed?))
+    let observed = observed?;
+    if observed.releases.is_empty() && observed.traffic.is_empty() {
+        return Err(Error::UnknownApp(observed.app));
+    }
+    Ok((cloud, observed, spec))
 }
 
 /// Asks on the terminal; refuses without `--auto-approve` when there is none.

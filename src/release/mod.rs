@@ -8,6 +8,7 @@
 //! is checked against what AWS holds at that moment ([`traffic`]).
 
 pub mod hooks;
+pub mod operate;
 pub mod revert;
 pub mod teardown;
 pub mod traffic;

@@ -64,7 +64,7 @@ impl Setup {
     /// Records every distinct weight split of the listener while a release runs.
     fn watch_listener(&self) -> Watcher {
         let stop = Arc::new(AtomicBool::new(false));
-        let seen: Arc<Mutex<Vec<Vec<(String, i32)>>>> = Arc::default();
+        let seen: Arc<Mutex<Vec<Split>>> = Arc::default();
         let listener = self.sandbox.listener_arn.clone();
         let (stop_flag, record) = (Arc::clone(&stop), Arc::clone(&seen));
         let endpoint = self.emulator.endpoint.clone();
@@ -77,11 +77,12 @@ impl Setup {
                 let reader = Sandbox::reader(&endpoint).await;
                 while !stop_flag.load(Ordering::SeqCst) {
                     let weights = reader.listener_weights(&listener).await;
-                    let mut seen = record.lock().expect("seen");
-                    if seen.last() != Some(&weights) {
-                        seen.push(weights);
+                    {
+                        let mut seen = record.lock().expect("seen");
+                        if seen.last() != Some(&weights) {
+                            seen.push(weights);
+                        }
                     }
-                    drop(seen);
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
             });
@@ -96,7 +97,7 @@ impl Setup {
 
 struct Watcher {
     stop: Arc<AtomicBool>,
-    seen: Arc<Mutex<Vec<Vec<(String, i32)>>>>,
+    seen: Arc<Mutex<Vec<Split>>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -110,6 +111,9 @@ impl Watcher {
         self.seen.lock().expect("seen").clone()
     }
 }
+
+/// A listener's weights by target-group name.
+type Split = Vec<(String, i32)>;
 
 fn split(pairs: &[(&str, i32)]) -> Vec<(String, i32)> {
     pairs.iter().map(|(n, w)| (n.to_string(), *w)).collect()
@@ -374,42 +378,8 @@ async fn green_degrading_during_the_bake_puts_traffic_back_on_blue() {
 async fn rollback_without_a_spec_during_the_bake() {
     let setup = setup().await;
     assert_eq!(setup.apply("v1", &[]).code, 0);
-    let mut args: Vec<String> = vec![
-        "apply".into(),
-        "examples/web.json".into(),
-        "--auto-approve".into(),
-    ];
-    args.extend(setup.vars.iter().cloned());
-    args.extend(
-        [
-            "--var=release=v2",
-            "--var=step_interval_seconds=0",
-            "--var=bake_seconds=120",
-        ]
-        .map(String::from),
-    );
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut baking = command(Some(&setup.emulator.endpoint), &args)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start apply");
-
-    let mut phase = String::new();
-    for _ in 0..200 {
-        let status = setup.app_command(&["status", "--output", "json"]);
-        if let Ok(value) = serde_json::from_str::<serde_json::Value>(&status.stdout) {
-            phase = value["phase"]["phase"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
-            if phase == "baking" {
-                break;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert_eq!(phase, "baking");
+    // The apply is still running (baking) while the on-call engineer reverts.
+    let mut baking = setup.start_baking("v2");
 
     let rollback = setup.app_command(&["rollback", "--auto-approve"]);
     let _ = baking.kill();
@@ -554,4 +524,136 @@ async fn apply_asks_first_and_refuses_an_outdated_saved_plan() {
         .target_group_names()
         .await
         .contains(&"shop-v1".to_string()));
+}
+
+impl Setup {
+    /// Starts `apply` for `release` with a long bake and returns once it bakes.
+    fn start_baking(&self, release: &str) -> std::process::Child {
+        let mut args: Vec<String> = vec![
+            "apply".into(),
+            "examples/web.json".into(),
+            "--auto-approve".into(),
+        ];
+        args.extend(self.vars.iter().cloned());
+        args.extend([
+            format!("--var=release={release}"),
+            "--var=step_interval_seconds=0".into(),
+            "--var=bake_seconds=120".into(),
+        ]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let baking = command(Some(&self.emulator.endpoint), &args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start apply");
+        let mut phase = String::new();
+        for _ in 0..200 {
+            let status = self.app_command(&["status", "--output", "json"]);
+            if let Ok(value) = serde_json::from_str::<serde_json::Value>(&status.stdout) {
+                phase = value["phase"]["phase"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                if phase == "baking" {
+                    break;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert_eq!(phase, "baking");
+        baking
+    }
+
+    /// Two releases, all traffic on the newer one, its apply stopped mid-bake.
+    fn leave_baking(&self, release: &str) {
+        let mut baking = self.start_baking(release);
+        let _ = baking.kill();
+        let _ = baking.wait();
+    }
+}
+
+#[tokio::test]
+async fn operators_shift_finalize_and_destroy_by_hand() {
+    let setup = setup().await;
+    assert_eq!(setup.apply("v1", &[]).code, 0);
+    setup.leave_baking("v2");
+    let listener = &setup.sandbox.listener_arn;
+
+    let run = setup.app_command(&["shift", "--percent", "30", "--auto-approve"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        setup.sandbox.listener_weights(listener).await,
+        split(&[("shop-v1", 70), ("shop-v2", 30)])
+    );
+    let status = setup.app_command(&["status"]);
+    assert!(
+        status
+            .stdout
+            .starts_with("app `shop`: release `v2` shifting 30%"),
+        "{}",
+        status.stdout
+    );
+
+    let run = setup.app_command(&["finalize", "--auto-approve"]);
+    assert_eq!(run.code, 1, "finalize needs all traffic on green");
+    assert!(
+        run.stderr.contains("does not have all traffic yet"),
+        "{}",
+        run.stderr
+    );
+
+    assert_eq!(
+        setup
+            .app_command(&["shift", "--percent", "100", "--auto-approve"])
+            .code,
+        0
+    );
+    let run = setup.app_command(&["finalize", "--auto-approve", "--output", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let done: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
+    assert_eq!(done["releases_removed"], serde_json::json!(["v1"]));
+    assert_eq!(done["instances_terminated"], 3);
+    assert_eq!(
+        setup.sandbox.listener_weights(listener).await,
+        split(&[("shop-v2", 1)])
+    );
+    let status = setup.app_command(&["status"]);
+    assert!(
+        status.stdout.starts_with("app `shop`: release `v2` done"),
+        "{}",
+        status.stdout
+    );
+
+    // The listener forwards only to the app: destroying needs --force.
+    let run = setup.app_command(&["destroy", "--auto-approve"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("pass `--force`"), "{}", run.stderr);
+    assert!(setup
+        .sandbox
+        .target_group_names()
+        .await
+        .contains(&"shop-v2".to_string()));
+
+    let run = setup.app_command(&["destroy", "--auto-approve", "--force"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let actions = setup.sandbox.listener_actions(listener).await;
+    assert_eq!(
+        actions[0]
+            .fixed_response_config()
+            .and_then(|c| c.status_code()),
+        Some("503")
+    );
+    assert!(!setup
+        .sandbox
+        .target_group_names()
+        .await
+        .iter()
+        .any(|n| n.starts_with("shop-v")));
+    let run = setup.app_command(&["status"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("app `shop` has no releases"),
+        "{}",
+        run.stderr
+    );
 }
