@@ -5,7 +5,7 @@
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use owo_colors::OwoColorize;
 use serde::Serialize;
 
@@ -25,6 +25,8 @@ pub struct Printer {
     color_stdout: bool,
     color_stderr: bool,
     verbose: u8,
+    /// Bars and the lines printed above them, when stderr is a terminal.
+    bars: Option<MultiProgress>,
 }
 
 impl Printer {
@@ -35,6 +37,7 @@ impl Printer {
             color_stdout: color_allowed && std::io::stdout().is_terminal(),
             color_stderr: color_allowed && std::io::stderr().is_terminal(),
             verbose,
+            bars: std::io::stderr().is_terminal().then(MultiProgress::new),
         }
     }
 
@@ -83,15 +86,25 @@ impl Printer {
     pub fn step(&self, message: &str) {
         let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
         let time = now.get(11..19).unwrap_or(&now);
-        eprintln!("[{time}] {message}");
+        self.line(&format!("[{time}] {message}"));
+    }
+
+    /// A line on stderr that does not tear through the bars.
+    fn line(&self, line: &str) {
+        match &self.bars {
+            Some(bars) => {
+                let _ = bars.println(line);
+            }
+            None => eprintln!("{line}"),
+        }
     }
 
     /// A bar counting up to `len` on stderr; hidden when stderr is not a terminal.
     pub fn bar(&self, len: u64, message: &str) -> ProgressBar {
-        if !std::io::stderr().is_terminal() {
+        let Some(bars) = &self.bars else {
             return ProgressBar::hidden();
-        }
-        let bar = ProgressBar::new(len).with_message(message.to_string());
+        };
+        let bar = bars.add(ProgressBar::new(len).with_message(message.to_string()));
         if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} ({elapsed})") {
             bar.set_style(style);
         }
@@ -101,10 +114,10 @@ impl Printer {
 
     /// A countdown over `duration` on stderr; hidden when stderr is not a terminal.
     pub fn countdown(&self, duration: Duration, message: &str) -> ProgressBar {
-        if !std::io::stderr().is_terminal() {
+        let Some(bars) = &self.bars else {
             return ProgressBar::hidden();
-        }
-        let bar = ProgressBar::new(duration.as_secs()).with_message(message.to_string());
+        };
+        let bar = bars.add(ProgressBar::new(duration.as_secs()).with_message(message.to_string()));
         if let Ok(style) = ProgressStyle::with_template("{bar:30} {msg}: {eta} left") {
             bar.set_style(style);
         }
@@ -115,9 +128,9 @@ impl Printer {
     /// A warning, on stderr.
     pub fn warn(&self, message: &str) {
         if self.color_stderr {
-            eprintln!("{} {message}", "warning:".yellow().bold());
+            self.line(&format!("{} {message}", "warning:".yellow().bold()));
         } else {
-            eprintln!("warning: {message}");
+            self.line(&format!("warning: {message}"));
         }
     }
 

@@ -459,6 +459,7 @@ async fn apply(
     let started = std::time::Instant::now();
     let (outcome, report) = release::apply(&cloud, &spec, &plan, &observed, printer).await?;
     let seconds = started.elapsed().as_secs_f64();
+    let calls = cloud.call_counts();
     let phases = report
         .phases
         .iter()
@@ -486,11 +487,12 @@ async fn apply(
         ),
     };
     printer.text(&format!(
-        "\n{headline} in {seconds:.1}s: {} instance(s) created, {} terminated, {} target group(s) deleted, {} listener write(s).\nPhases: {phases}.",
+        "\n{headline} in {seconds:.1}s: {} instance(s) created, {} terminated, {} target group(s) deleted, {} listener write(s), {} API call(s).\nPhases: {phases}.",
         report.instances_created,
         report.instances_terminated,
         report.target_groups_deleted,
         report.listener_writes,
+        calls.values().sum::<usize>(),
     ));
     printer.json(&serde_json::json!({
         "outcome": outcome_name,
@@ -502,6 +504,8 @@ async fn apply(
         "instances_terminated": report.instances_terminated,
         "target_groups_deleted": report.target_groups_deleted,
         "listener_writes": report.listener_writes,
+        "phases": report.phases.iter().map(|(name, took)| serde_json::json!({"phase": name, "seconds": took.as_secs_f64()})).collect::<Vec<_>>(),
+        "api_calls": calls,
     }));
     Ok(exit)
 }

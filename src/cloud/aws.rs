@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use aws_config::meta::region::RegionProviderChain;
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region};
-use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::types::Filter;
 use aws_sdk_elasticloadbalancingv2 as elbv2;
 
@@ -42,6 +42,34 @@ pub struct AwsCloud {
     /// ModifyListener and ModifyRule replace the whole list, so a write sends
     /// back every action and setting it does not mean to change.
     last_read: Arc<Mutex<HashMap<String, Vec<elbv2::types::Action>>>>,
+    calls: CallCounter,
+}
+
+/// Counts the API calls the SDK makes, by operation (retries not included).
+#[derive(Debug, Clone, Default)]
+struct CallCounter(Arc<Mutex<BTreeMap<String, usize>>>);
+
+impl aws_sdk_ec2::config::Intercept for CallCounter {
+    fn name(&self) -> &'static str {
+        "bluegreen-call-counter"
+    }
+
+    // Once per operation, after its last attempt (the operation's metadata
+    // is not in the bag yet when execution starts).
+    fn read_after_execution(
+        &self,
+        _context: &aws_smithy_runtime_api::client::interceptors::context::FinalizerInterceptorContextRef<'_>,
+        _components: &aws_sdk_ec2::config::RuntimeComponents,
+        cfg: &mut aws_sdk_ec2::config::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        if let Some(metadata) = cfg.load::<aws_smithy_runtime_api::client::orchestrator::Metadata>()
+        {
+            if let Ok(mut counts) = self.0.lock() {
+                *counts.entry(metadata.name().to_string()).or_default() += 1;
+            }
+        }
+        Ok(())
+    }
 }
 
 impl AwsCloud {
@@ -64,11 +92,24 @@ impl AwsCloud {
             loader = loader.retry_config(RetryConfig::standard().with_max_attempts(attempts));
         }
         let config = loader.load().await;
+        let calls = CallCounter::default();
+        let ec2 = aws_sdk_ec2::config::Builder::from(&config)
+            .interceptor(calls.clone())
+            .build();
+        let elb = elbv2::config::Builder::from(&config)
+            .interceptor(calls.clone())
+            .build();
         Ok(Self {
-            ec2: aws_sdk_ec2::Client::new(&config),
-            elb: elbv2::Client::new(&config),
+            ec2: aws_sdk_ec2::Client::from_conf(ec2),
+            elb: elbv2::Client::from_conf(elb),
             last_read: Arc::default(),
+            calls,
         })
+    }
+
+    /// API calls made so far, by operation.
+    pub fn call_counts(&self) -> BTreeMap<String, usize> {
+        self.calls.0.lock().map(|c| c.clone()).unwrap_or_default()
     }
 
     fn remember(&self, arn: &str, actions: &[elbv2::types::Action]) {
@@ -255,22 +296,38 @@ where
         }
         SdkError::DispatchFailure(failure) if failure.is_io() || failure.is_timeout() => (
             "Unreachable".to_string(),
-            format!(
-                "could not reach the endpoint: {}",
-                DisplayErrorContext(&err)
-            ),
+            format!("could not reach the endpoint: {}", causes(&err)),
         ),
         SdkError::TimeoutError(_) => ("Timeout".to_string(), "the request timed out".to_string()),
-        _ => (
-            "RequestFailed".to_string(),
-            DisplayErrorContext(&err).to_string(),
-        ),
+        _ if causes(&err).contains("credential") => ("NoCredentials".to_string(), causes(&err)),
+        _ => ("RequestFailed".to_string(), causes(&err)),
     };
     CloudError {
         operation,
         code,
         message,
     }
+}
+
+/// The messages of an error and its causes, joined: one line, no debug dump.
+fn causes(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(err);
+    while let Some(err) = next {
+        let text = err.to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = err.source();
+    }
+    // Some causes (the credential chain) span lines; the user gets one.
+    parts
+        .join(": ")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn convert_action(action: &elbv2::types::Action) -> Action {

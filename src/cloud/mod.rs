@@ -36,6 +36,9 @@ fn hint(code: &str) -> &'static str {
             " (check AWS_PROFILE / AWS_ACCESS_KEY_ID)"
         }
         "Unreachable" => " (check `--endpoint-url`, the network, or the region)",
+        "NoCredentials" => {
+            " (set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run `aws sso login`)"
+        }
         _ => "",
     }
 }

@@ -141,6 +141,8 @@ struct Run<'a, C: Cloud> {
     writer: TrafficWriter<'a, C>,
     /// Health-check rules made by this run or found from an earlier one.
     health_rules: Vec<String>,
+    /// Percent of traffic on green, while it moves.
+    steps_bar: Option<indicatif::ProgressBar>,
     report: Report,
 }
 
@@ -171,6 +173,7 @@ impl<'a, C: Cloud> Run<'a, C> {
                 .filter(|p| p.health_check_rule)
                 .map(|p| p.arn.clone())
                 .collect(),
+            steps_bar: None,
             report: Report::default(),
         }
     }
@@ -506,7 +509,14 @@ impl<'a, C: Cloud> Run<'a, C> {
         }
     }
 
+    /// Between writes: green must stay healthy, and nobody else may have
+    /// touched the weights (a `rollback` from elsewhere stops this run).
     async fn check_health(&self, when: &str) -> Result<(), StepError> {
+        for change in &self.plan.traffic {
+            if let Some(point) = self.point(change) {
+                self.writer.verify(point).await?;
+            }
+        }
         let (healthy, total, states) = self.green_health().await?;
         if self.healthy_enough(healthy, total) {
             Ok(())
@@ -570,6 +580,15 @@ impl<'a, C: Cloud> Run<'a, C> {
                 "{}: {percent}% on {}",
                 change.label, self.green_name
             ));
+        }
+        let printer = self.printer;
+        self.steps_bar
+            .get_or_insert_with(|| printer.bar(100, "% of traffic on green"))
+            .set_position(u64::from(percent));
+        if percent == 100 {
+            if let Some(bar) = self.steps_bar.take() {
+                bar.finish_and_clear();
+            }
         }
         if wait_seconds > 0 {
             self.printer

@@ -86,12 +86,8 @@ impl<'a, C: Cloud> TrafficWriter<'a, C> {
             .join(" | ")
     }
 
-    /// Re-reads `point`, checks it still holds what we expect, and writes `groups`.
-    pub async fn write(
-        &mut self,
-        point: &TrafficPoint,
-        groups: Vec<WeightedTargetGroup>,
-    ) -> Result<()> {
+    /// Re-reads `point` and checks it still holds what this run expects.
+    pub async fn verify(&self, point: &TrafficPoint) -> Result<()> {
         let now = forward_of(
             &self
                 .cloud
@@ -99,13 +95,23 @@ impl<'a, C: Cloud> TrafficWriter<'a, C> {
                 .await?,
         );
         let expected = self.expected.get(&point.arn).cloned().unwrap_or_default();
-        if sorted(&now) != sorted(&expected) {
-            return Err(Error::Conflict {
-                point: point.label(),
-                expected: self.describe(&expected),
-                actual: self.describe(&now),
-            });
+        if sorted(&now) == sorted(&expected) {
+            return Ok(());
         }
+        Err(Error::Conflict {
+            point: point.label(),
+            expected: self.describe(&expected),
+            actual: self.describe(&now),
+        })
+    }
+
+    /// Re-reads `point`, checks it still holds what we expect, and writes `groups`.
+    pub async fn write(
+        &mut self,
+        point: &TrafficPoint,
+        groups: Vec<WeightedTargetGroup>,
+    ) -> Result<()> {
+        self.verify(point).await?;
         self.write_unchecked(point, groups).await
     }
 

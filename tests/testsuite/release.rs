@@ -357,9 +357,35 @@ async fn green_degrading_during_the_bake_puts_traffic_back_on_blue() {
     // wait); unhealthy from the bake's first look.
     proxy.unhealthy_after("shop-v2", 2);
 
-    let run = setup.apply_at(&proxy.endpoint, "v2", &["--var=bake_seconds=30"]);
+    let before = proxy.counts();
+    let run = setup.apply_at(
+        &proxy.endpoint,
+        "v2",
+        &["--var=bake_seconds=30", "--output", "json"],
+    );
     assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
     assert!(run.stderr.contains("during the bake"), "{}", run.stderr);
+    let summary: serde_json::Value =
+        serde_json::from_str(&run.stdout).expect("one JSON summary on stdout");
+    assert_eq!(summary["outcome"], "rolled-back");
+    assert!(summary["reason"]
+        .as_str()
+        .is_some_and(|r| r.contains("during the bake")));
+    // The tool's own count of its calls agrees with what went over the wire.
+    let after = proxy.counts();
+    for (operation, count) in summary["api_calls"].as_object().expect("api_calls") {
+        let seen = after.get(operation).copied().unwrap_or(0)
+            - before.get(operation).copied().unwrap_or(0);
+        assert_eq!(count.as_u64(), Some(seen as u64), "{operation}");
+    }
+    assert_eq!(
+        summary["api_calls"]["RunInstances"], 2,
+        "one launch per subnet"
+    );
+    assert_eq!(
+        summary["api_calls"]["TerminateInstances"], 1,
+        "green goes in one call"
+    );
     assert_eq!(
         setup
             .sandbox
@@ -382,9 +408,25 @@ async fn rollback_without_a_spec_during_the_bake() {
     let mut baking = setup.start_baking("v2");
 
     let rollback = setup.app_command(&["rollback", "--auto-approve"]);
-    let _ = baking.kill();
-    let _ = baking.wait();
     assert_eq!(rollback.code, 0, "{}", rollback.stderr);
+    // The baking apply notices at its next look (every 5 s at most) and stops.
+    let mut stopped = None;
+    for _ in 0..300 {
+        if let Some(status) = baking.try_wait().expect("apply status") {
+            stopped = status.code();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    if stopped.is_none() {
+        let _ = baking.kill();
+        let _ = baking.wait();
+    }
+    assert_eq!(
+        stopped,
+        Some(1),
+        "the running apply must stop when traffic is taken from it"
+    );
     assert!(
         rollback
             .stdout
