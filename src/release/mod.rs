@@ -266,19 +266,10 @@ impl<'a, C: Cloud> Run<'a, C> {
             PlannedAction::RemoveHealthCheckRules => self.remove_health_rules().await?,
             PlannedAction::DestroyStack { release, .. } => {
                 let blue = self.observed.release(release);
-                let stack = teardown::Stack {
-                    app: self.spec.app.clone(),
-                    release: release.clone(),
-                    target_group_arn: blue
-                        .and_then(|b| b.target_group.as_ref())
-                        .map(|tg| tg.arn.clone()),
-                    deregistration_delay: Duration::from_secs(u64::from(
-                        self.spec.target_group.deregistration_delay_seconds,
-                    )),
-                };
-                let removed = teardown::destroy(self.cloud, &stack, self.printer).await?;
-                self.report.instances_terminated += removed.instances;
-                self.report.target_groups_deleted += removed.target_groups;
+                let arn = blue
+                    .and_then(|b| b.target_group.as_ref())
+                    .map(|tg| tg.arn.clone());
+                self.tear_down(release, arn).await?;
             }
         }
         Ok(())
@@ -697,14 +688,7 @@ impl<'a, C: Cloud> Run<'a, C> {
     }
 
     async fn remove_health_rules(&mut self) -> Result<()> {
-        for rule in std::mem::take(&mut self.health_rules) {
-            match self.cloud.delete_rule(&rule).await {
-                Ok(()) => {}
-                Err(err) if err.is_not_found() => {}
-                Err(err) => return Err(err.into()),
-            }
-        }
-        Ok(())
+        teardown::delete_rules(self.cloud, &std::mem::take(&mut self.health_rules)).await
     }
 
     /// Puts every listener and rule back as it was before this release
@@ -765,10 +749,16 @@ impl<'a, C: Cloud> Run<'a, C> {
                 .step(&format!("{}: traffic back on blue", point.label()));
         }
         self.remove_health_rules().await?;
+        let release = self.spec.release.clone();
+        self.tear_down(&release, green_arn).await
+    }
+
+    /// Removes one of the app's stacks, counting what went.
+    async fn tear_down(&mut self, release: &str, target_group_arn: Option<String>) -> Result<()> {
         let stack = teardown::Stack {
             app: self.spec.app.clone(),
-            release: self.spec.release.clone(),
-            target_group_arn: green_arn,
+            release: release.to_string(),
+            target_group_arn,
             deregistration_delay: Duration::from_secs(u64::from(
                 self.spec.target_group.deregistration_delay_seconds,
             )),

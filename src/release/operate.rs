@@ -274,14 +274,13 @@ pub async fn destroy(
 }
 
 async fn remove_health_rules(cloud: &impl Cloud, observed: &Observed) -> Result<()> {
-    for point in observed.traffic.iter().filter(|p| p.health_check_rule) {
-        match cloud.delete_rule(&point.arn).await {
-            Ok(()) => {}
-            Err(err) if err.is_not_found() => {}
-            Err(err) => return Err(err.into()),
-        }
-    }
-    Ok(())
+    let rules: Vec<String> = observed
+        .traffic
+        .iter()
+        .filter(|p| p.health_check_rule)
+        .map(|p| p.arn.clone())
+        .collect();
+    teardown::delete_rules(cloud, &rules).await
 }
 
 async fn destroy_release(

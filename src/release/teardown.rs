@@ -121,3 +121,15 @@ pub async fn destroy(cloud: &impl Cloud, stack: &Stack, printer: &Printer) -> Re
     }
     Ok(removed)
 }
+
+/// Deletes rules the tool made; one already gone counts as deleted.
+pub async fn delete_rules(cloud: &impl Cloud, rule_arns: &[String]) -> Result<()> {
+    for rule in rule_arns {
+        match cloud.delete_rule(rule).await {
+            Ok(()) => {}
+            Err(err) if err.is_not_found() => {}
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Ok(())
+}
