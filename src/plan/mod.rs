@@ -582,6 +582,22 @@ pub fn plan(spec: &Spec, observed: &Observed) -> Plan {
             });
         }
     }
+    // Target-group stickiness keeps clients that have the cookie on blue
+    // after its weight reaches 0: blue must live at least that long.
+    let longest_stickiness = observed
+        .traffic
+        .iter()
+        .flat_map(|p| &p.actions)
+        .filter_map(|a| match a {
+            Action::Forward {
+                stickiness_seconds: Some(seconds),
+                ..
+            } => u64::try_from(*seconds).ok(),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0);
+    let bake_seconds = spec.rollout.bake_seconds.max(longest_stickiness);
     // The bake's end is recorded on green once all traffic is there; until
     // then (or while traffic still moves) the whole bake is ahead.
     let bake_left = match green
@@ -595,7 +611,7 @@ pub fn plan(spec: &Spec, observed: &Observed) -> Plan {
                 .unwrap_or_default();
             ends.saturating_sub(observed.observed_at)
         }
-        _ => spec.rollout.bake_seconds,
+        _ => bake_seconds,
     };
     if !teardown.is_empty() || !detached.is_empty() {
         if bake_left > 0 {

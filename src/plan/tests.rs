@@ -1241,3 +1241,24 @@ fn surplus_green_instances_are_terminated() {
     )));
     assert_eq!(plan.summary.destroy, 1 + 3);
 }
+
+#[test]
+fn stickiness_longer_than_the_bake_keeps_blue_that_long() {
+    let spec = base_spec();
+    let mut observed = blue_at_full(&spec);
+    for action in &mut observed.traffic[0].actions {
+        if let Action::Forward {
+            stickiness_seconds, ..
+        } = action
+        {
+            *stickiness_seconds = Some(3600);
+        }
+    }
+    let plan = plan(&spec, &observed);
+    assert!(
+        plan.actions
+            .contains(&PlannedAction::Bake { seconds: 3600 }),
+        "{:?}",
+        plan.actions
+    );
+}
