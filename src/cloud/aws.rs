@@ -145,6 +145,16 @@ impl AwsCloud {
         arn: &str,
         actions: Vec<elbv2::types::Action>,
     ) -> CloudResult<()> {
+        // DescribeListeners never returns an OIDC client secret; sending the
+        // action back without one needs `UseExistingClientSecret`.
+        let mut actions = actions;
+        for action in &mut actions {
+            if let Some(oidc) = action.authenticate_oidc_config.as_mut() {
+                if oidc.client_secret.is_none() {
+                    oidc.use_existing_client_secret = Some(true);
+                }
+            }
+        }
         match owner {
             ActionsOwner::Listener => {
                 self.elb

@@ -699,3 +699,106 @@ async fn operators_shift_finalize_and_destroy_by_hand() {
         run.stderr
     );
 }
+
+#[tokio::test]
+async fn an_authentication_action_before_the_forward_is_kept() {
+    let setup = setup().await;
+    let listener = &setup.sandbox.listener_arn;
+    setup
+        .sandbox
+        .authenticate_then_forward(listener, &setup.sandbox.legacy_target_group_arn)
+        .await;
+
+    let run = setup.apply("v1", &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let actions = setup.sandbox.listener_actions(listener).await;
+    assert_eq!(actions.len(), 2, "{actions:?}");
+    let oidc = actions
+        .iter()
+        .find(|a| a.order() == Some(1))
+        .and_then(|a| a.authenticate_oidc_config())
+        .expect("the authentication action");
+    assert_eq!(oidc.issuer(), Some("https://idp.example"));
+    assert_eq!(oidc.client_id(), Some("shop"));
+    assert_eq!(oidc.scope(), Some("openid"));
+    let forward = actions
+        .iter()
+        .find(|a| a.order() == Some(2))
+        .expect("the forward");
+    assert!(forward.forward_config().is_some());
+    assert_eq!(
+        setup.sandbox.listener_weights(listener).await,
+        split(&[("shop-v1", 1)])
+    );
+}
+
+#[tokio::test]
+async fn a_failing_hook_stops_the_release_before_traffic_moves() {
+    let setup = setup().await;
+    assert_eq!(setup.apply("v1", &[]).code, 0);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text =
+        std::fs::read_to_string(crate::support::root().join("examples/web.json")).expect("example");
+    let mut spec: serde_json::Value = serde_json::from_str(&text).expect("json");
+    spec["hooks"]["before_traffic"] = serde_json::json!(["echo smoke test failed >&2; exit 7"]);
+    let path = dir.path().join("failing-hook.json");
+    std::fs::write(&path, spec.to_string()).expect("write");
+    let mut args = vec![
+        "apply",
+        path.to_str().expect("path"),
+        "--auto-approve",
+        "--var=release=v2",
+    ];
+    args.extend(["--var=step_interval_seconds=0", "--var=bake_seconds=0"]);
+    args.extend(setup.vars.iter().map(String::as_str));
+    let run = bluegreen_at(&setup.emulator.endpoint, &args);
+    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("smoke test failed"),
+        "the hook's output is shown: {}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("exited with 7"), "{}", run.stderr);
+    assert_eq!(
+        setup
+            .sandbox
+            .listener_weights(&setup.sandbox.listener_arn)
+            .await,
+        split(&[("shop-v1", 1)])
+    );
+    assert!(!setup
+        .sandbox
+        .target_group_names()
+        .await
+        .contains(&"shop-v2".to_string()));
+}
+
+#[tokio::test]
+async fn rollback_refuses_when_nothing_is_left_to_take_traffic() {
+    let setup = setup().await;
+    assert_eq!(setup.apply("v1", &[]).code, 0);
+    assert_eq!(setup.apply("v2", &[]).code, 0);
+    let run = setup.app_command(&["rollback", "--auto-approve"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .contains("has no previous release with healthy targets"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        setup
+            .sandbox
+            .listener_weights(&setup.sandbox.listener_arn)
+            .await,
+        split(&[("shop-v2", 1)])
+    );
+
+    let run = setup.app_command(&["rollback"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("stdin is not a terminal"),
+        "{}",
+        run.stderr
+    );
+}

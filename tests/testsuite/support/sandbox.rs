@@ -444,6 +444,36 @@ impl Sandbox {
             .to_string()
     }
 
+    /// Puts an OIDC authentication action (order 1) before the listener's forward (order 2).
+    pub async fn authenticate_then_forward(&self, listener_arn: &str, target_group_arn: &str) {
+        use elbv2::types::AuthenticateOidcActionConfig;
+        let oidc = Action::builder()
+            .r#type(ActionTypeEnum::AuthenticateOidc)
+            .order(1)
+            .authenticate_oidc_config(
+                AuthenticateOidcActionConfig::builder()
+                    .issuer("https://idp.example")
+                    .authorization_endpoint("https://idp.example/auth")
+                    .token_endpoint("https://idp.example/token")
+                    .user_info_endpoint("https://idp.example/user")
+                    .client_id("shop")
+                    .client_secret("secret")
+                    .scope("openid")
+                    .build(),
+            )
+            .build();
+        let mut forward = forward(&[(target_group_arn, 1)]);
+        forward.order = Some(2);
+        self.elb
+            .modify_listener()
+            .listener_arn(listener_arn)
+            .default_actions(oidc)
+            .default_actions(forward)
+            .send()
+            .await
+            .expect("modify listener");
+    }
+
     /// Sets a listener's default action to a fixed 404.
     pub async fn set_fixed_response(&self, listener_arn: &str) {
         let action = Action::builder()
