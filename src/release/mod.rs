@@ -100,7 +100,23 @@ pub async fn apply(
                     app: spec.app.clone(),
                 })
             }
-            Err(StepError::Other(err)) => return Err(err),
+            // Someone else changed the weights: they are in charge now.
+            Err(StepError::Other(err @ Error::Conflict { .. })) => return Err(err),
+            Err(StepError::Other(err)) => {
+                // Not green's fault, but the release cannot go on: production
+                // goes back to blue and what this release made is removed.
+                printer.warn(&format!(
+                    "{err}; putting production back on blue and removing `{}`",
+                    spec.release
+                ));
+                if let Err(cleanup) = run.roll_back().await {
+                    printer.warn(&format!(
+                        "putting production back failed too ({cleanup}): run `bluegreen rollback --app {}`",
+                        spec.app
+                    ));
+                }
+                return Err(err);
+            }
         }
     }
     run.report.listener_writes = run.writer.writes;
@@ -241,6 +257,21 @@ impl<'a, C: Cloud> Run<'a, C> {
                     })
                     .unwrap_or_default();
                 if !owned.is_empty() {
+                    // Out of the target group first, so they count neither way.
+                    let registered: Vec<String> = match &self.green_arn {
+                        Some(arn) => self
+                            .cloud
+                            .describe_target_health(arn)
+                            .await?
+                            .into_iter()
+                            .map(|t| t.target_id)
+                            .filter(|id| owned.contains(id))
+                            .collect(),
+                        None => Vec::new(),
+                    };
+                    if let (Some(arn), false) = (&self.green_arn, registered.is_empty()) {
+                        self.cloud.deregister_targets(arn, &registered).await?;
+                    }
                     self.cloud.terminate_instances(&owned).await?;
                     self.report.instances_terminated += owned.len();
                     self.printer.step(&format!(

@@ -802,3 +802,37 @@ async fn rollback_refuses_when_nothing_is_left_to_take_traffic() {
         run.stderr
     );
 }
+
+#[tokio::test]
+async fn an_aws_error_mid_shift_puts_production_back_on_blue() {
+    let setup = setup().await;
+    let proxy = Proxy::start(&setup.emulator.endpoint);
+    assert_eq!(setup.apply_at(&proxy.endpoint, "v1", &[]).code, 0);
+    // Attach at 0 % is the first write, 10 % the second, 50 % the third.
+    proxy.fail_once("ModifyListener", 3);
+    let run = setup.apply_at(&proxy.endpoint, "v2", &[]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr
+            .contains("ModifyListener failed: ValidationError: injected failure of ModifyListener"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("putting production back on blue"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        setup
+            .sandbox
+            .listener_weights(&setup.sandbox.listener_arn)
+            .await,
+        split(&[("shop-v1", 1)])
+    );
+    assert!(!setup
+        .sandbox
+        .target_group_names()
+        .await
+        .contains(&"shop-v2".to_string()));
+}

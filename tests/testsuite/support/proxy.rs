@@ -13,6 +13,8 @@ struct State {
     counts: BTreeMap<String, usize>,
     /// Target-group name → health reads of it that still pass before it turns unhealthy.
     unhealthy_after: BTreeMap<String, usize>,
+    /// Operation → the number of the call (1-based) that fails once with a 400.
+    fail_call: BTreeMap<String, usize>,
 }
 
 /// A running proxy; stops with the test process.
@@ -50,6 +52,14 @@ impl Proxy {
             .insert(target_group.to_string(), reads);
     }
 
+    /// Makes the `nth` call of `operation` from now on fail, once, with a
+    /// `ValidationError` (not retried by the SDK).
+    pub fn fail_once(&self, operation: &str, nth: usize) {
+        let mut state = self.state.lock().expect("proxy state");
+        let seen = state.counts.get(operation).copied().unwrap_or(0);
+        state.fail_call.insert(operation.to_string(), seen + nth);
+    }
+
     /// Calls seen so far, by operation.
     pub fn counts(&self) -> BTreeMap<String, usize> {
         self.state.lock().expect("proxy state").counts.clone()
@@ -73,6 +83,15 @@ fn handle(mut request: tiny_http::Request, upstream: &str, state: &Mutex<State>)
     {
         let mut state = state.lock().expect("proxy state");
         *state.counts.entry(action.clone()).or_default() += 1;
+        let count = state.counts[&action];
+        if state.fail_call.get(&action) == Some(&count) {
+            drop(state);
+            let error = format!(
+                "<ErrorResponse><Error><Type>Sender</Type><Code>ValidationError</Code><Message>injected failure of {action}</Message></Error><RequestId>proxy</RequestId></ErrorResponse>"
+            );
+            let _ = request.respond(tiny_http::Response::from_string(error).with_status_code(400));
+            return;
+        }
         if action == "DescribeTargetHealth" {
             for (name, left) in state.unhealthy_after.iter_mut() {
                 if decoded.contains(&format!("targetgroup/{name}/")) {
