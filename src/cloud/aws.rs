@@ -297,7 +297,10 @@ where
         SdkError::ServiceError(service) => {
             let inner = service.err();
             (
-                inner.code().unwrap_or("Unknown").to_string(),
+                inner
+                    .code()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| format!("HTTP{}", service.raw().status().as_u16())),
                 inner
                     .message()
                     .map(str::to_string)

@@ -48,6 +48,27 @@ impl CloudError {
     pub fn is_not_found(&self) -> bool {
         self.code.ends_with("NotFound") || self.code.contains(".NotFound")
     }
+
+    /// Worth trying again later: throttling, AWS-side failures, the network.
+    /// (The SDK has already retried these; a polling loop may look again.)
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self.code.as_str(),
+            "Throttling"
+                | "ThrottlingException"
+                | "RequestLimitExceeded"
+                | "TooManyRequestsException"
+                | "RequestThrottled"
+                | "SlowDown"
+                | "ServiceUnavailable"
+                | "InternalFailure"
+                | "InternalError"
+                | "Unavailable"
+                | "Unreachable"
+                | "Timeout"
+                | "RequestTimeout"
+        ) || self.code.starts_with("HTTP5")
+    }
 }
 
 /// Result of a cloud call.

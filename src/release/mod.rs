@@ -62,6 +62,12 @@ enum StepError {
     Other(Error),
 }
 
+impl wait::Transient for StepError {
+    fn is_transient(&self) -> bool {
+        matches!(self, StepError::Other(err) if wait::Transient::is_transient(err))
+    }
+}
+
 impl<E: Into<Error>> From<E> for StepError {
     fn from(err: E) -> Self {
         StepError::Other(err.into())

@@ -4,5 +4,6 @@
 mod discovery;
 mod plan;
 mod release;
+mod safety;
 mod support;
 mod validate;

@@ -15,6 +15,19 @@ struct State {
     unhealthy_after: BTreeMap<String, usize>,
     /// Operation → the number of the call (1-based) that fails once with a 400.
     fail_call: BTreeMap<String, usize>,
+    /// Every n-th call of all (1-based) is answered with a fault.
+    fail_every: Option<(usize, Fault)>,
+    total: usize,
+    latency: std::time::Duration,
+}
+
+/// A transient fault, as AWS answers when overloaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// 400 `Throttling`.
+    Throttling,
+    /// 503 with no body.
+    Unavailable,
 }
 
 /// A running proxy; stops with the test process.
@@ -60,6 +73,21 @@ impl Proxy {
         state.fail_call.insert(operation.to_string(), seen + nth);
     }
 
+    /// Answers every `n`-th call with `fault` (n = 5: 20 % of calls).
+    pub fn fail_every(&self, n: usize, fault: Fault) {
+        self.state.lock().expect("proxy state").fail_every = Some((n, fault));
+    }
+
+    /// Stops injecting the faults of `fail_every`.
+    pub fn heal(&self) {
+        self.state.lock().expect("proxy state").fail_every = None;
+    }
+
+    /// Delays every answer.
+    pub fn latency(&self, delay: std::time::Duration) {
+        self.state.lock().expect("proxy state").latency = delay;
+    }
+
     /// Calls seen so far, by operation.
     pub fn counts(&self) -> BTreeMap<String, usize> {
         self.state.lock().expect("proxy state").counts.clone()
@@ -83,11 +111,36 @@ fn handle(mut request: tiny_http::Request, upstream: &str, state: &Mutex<State>)
     {
         let mut state = state.lock().expect("proxy state");
         *state.counts.entry(action.clone()).or_default() += 1;
+        state.total += 1;
+        let latency = state.latency;
+        if !latency.is_zero() {
+            std::thread::sleep(latency);
+        }
+        if let Some((n, fault)) = state.fail_every {
+            if state.total % n == 0 {
+                drop(state);
+                let response = match fault {
+                    Fault::Throttling => tiny_http::Response::from_string(error_xml(
+                        &decoded,
+                        "Throttling",
+                        "Rate exceeded",
+                    ))
+                    .with_status_code(400),
+                    Fault::Unavailable => {
+                        tiny_http::Response::from_string("").with_status_code(503)
+                    }
+                };
+                let _ = request.respond(response);
+                return;
+            }
+        }
         let count = state.counts[&action];
         if state.fail_call.get(&action) == Some(&count) {
             drop(state);
-            let error = format!(
-                "<ErrorResponse><Error><Type>Sender</Type><Code>ValidationError</Code><Message>injected failure of {action}</Message></Error><RequestId>proxy</RequestId></ErrorResponse>"
+            let error = error_xml(
+                &decoded,
+                "ValidationError",
+                &format!("injected failure of {action}"),
             );
             let _ = request.respond(tiny_http::Response::from_string(error).with_status_code(400));
             return;
@@ -138,4 +191,13 @@ fn handle(mut request: tiny_http::Request, upstream: &str, state: &Mutex<State>)
             .with_status_code(status)
             .with_header(content_type),
     );
+}
+
+/// An error answer in the wire format of the service called (EC2's differs from ELBv2's).
+fn error_xml(request: &str, code: &str, message: &str) -> String {
+    if request.contains("Version=2016-11-15") {
+        format!("<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors><RequestID>proxy</RequestID></Response>")
+    } else {
+        format!("<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>proxy</RequestId></ErrorResponse>")
+    }
 }
