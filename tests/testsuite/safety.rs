@@ -70,6 +70,8 @@ impl Setup {
 async fn a_fifth_of_calls_throttled_or_unavailable_still_releases() {
     let setup = setup().await;
     assert_eq!(setup.apply("v1", &[]).code, 0);
+    // Answers take a little while, as AWS's do.
+    setup.proxy.latency(std::time::Duration::from_millis(3));
     for (release, fault) in [("v2", Fault::Throttling), ("v3", Fault::Unavailable)] {
         setup.proxy.fail_every(5, fault);
         let run = setup.apply(release, &[]);
