@@ -114,3 +114,123 @@ async fn without_retries_faults_fail_cleanly_and_a_rerun_completes() {
     assert_eq!(rerun.code, 0, "{}\n{}", rerun.stdout, rerun.stderr);
     setup.only_release("v2").await;
 }
+
+/// Where `apply` is killed.
+#[derive(Debug, Clone, Copy)]
+enum KillPoint {
+    /// Green's target group exists: launching, registering or testing.
+    Prepared,
+    /// Green has 10 % of the traffic.
+    MidShift,
+    /// All traffic on green, blue still up.
+    Baking,
+    /// Blue is out of the listener: tearing down.
+    TearingDown,
+}
+
+async fn reached(reader: &Sandbox, listener: &str, point: KillPoint) -> bool {
+    let weights = reader.listener_weights(listener).await;
+    let green = |w: i32| weights.iter().any(|(n, x)| n == "shop-v2" && *x == w);
+    match point {
+        KillPoint::Prepared => reader
+            .target_group_names()
+            .await
+            .contains(&"shop-v2".to_string()),
+        KillPoint::MidShift => green(10),
+        KillPoint::Baking => green(100),
+        KillPoint::TearingDown => weights == vec![("shop-v2".to_string(), 1)],
+    }
+}
+
+#[tokio::test]
+async fn apply_killed_anywhere_resumes_to_one_release_and_no_orphans() {
+    for point in [
+        KillPoint::Prepared,
+        KillPoint::MidShift,
+        KillPoint::Baking,
+        KillPoint::TearingDown,
+    ] {
+        let setup = setup().await;
+        assert_eq!(setup.apply("v1", &[]).code, 0);
+        let listener = setup.sandbox.listener_arn.clone();
+
+        // A sentinel samples the listener through the whole test: no weight
+        // may ever point at a group without a healthy target.
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let sentinel = {
+            let (stop, endpoint, listener) =
+                (stop.clone(), setup.proxy.endpoint.clone(), listener.clone());
+            std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                runtime.block_on(async move {
+                    let reader = Sandbox::reader(&endpoint).await;
+                    let mut samples = 0;
+                    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                        reader.weighted_groups_are_healthy(&listener).await?;
+                        samples += 1;
+                        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    }
+                    Ok::<usize, String>(samples)
+                })
+            })
+        };
+
+        let mut args: Vec<String> = vec![
+            "apply".into(),
+            "examples/web.json".into(),
+            "--auto-approve".into(),
+        ];
+        args.extend(setup.vars.iter().cloned());
+        args.extend(
+            [
+                "--var=release=v2",
+                "--var=step_interval_seconds=1",
+                "--var=bake_seconds=2",
+            ]
+            .map(String::from),
+        );
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut child = crate::support::command(Some(&setup.proxy.endpoint), &args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start apply");
+        let reader = Sandbox::reader(&setup.proxy.endpoint).await;
+        let mut hit = false;
+        for _ in 0..1000 {
+            if reached(&reader, &listener, point).await {
+                hit = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        child.kill().expect("SIGKILL");
+        let _ = child.wait();
+        assert!(hit, "{point:?} was never reached");
+
+        let rerun = setup.apply("v2", &["--var=bake_seconds=2"]);
+        assert_eq!(
+            rerun.code, 0,
+            "{point:?}: {}\n{}",
+            rerun.stdout, rerun.stderr
+        );
+        setup.only_release("v2").await;
+        let live = setup.sandbox.app_instances("shop").await;
+        assert_eq!(live.len(), 3, "{point:?}: exactly one fleet: {live:?}");
+        assert!(
+            live.iter().all(|(_, release)| release == "v2"),
+            "{point:?}: {live:?}"
+        );
+
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let samples = sentinel.join().expect("sentinel");
+        let samples = samples.unwrap_or_else(|e| panic!("{point:?}: {e}"));
+        assert!(
+            samples > 10,
+            "{point:?}: the sentinel barely looked ({samples})"
+        );
+    }
+}

@@ -398,6 +398,98 @@ impl Sandbox {
         states.into_iter().map(|(_, state)| state).collect()
     }
 
+    /// Live (not shutting down or terminated) instances tagged for `app`, with their release.
+    pub async fn app_instances(&self, app: &str) -> Vec<(String, String)> {
+        use aws_sdk_ec2::types::Filter;
+        let output = self
+            .ec2
+            .describe_instances()
+            .filters(
+                Filter::builder()
+                    .name("tag:bluegreen:app")
+                    .values(app)
+                    .build(),
+            )
+            .filters(
+                Filter::builder()
+                    .name("instance-state-name")
+                    .values("pending")
+                    .values("running")
+                    .values("stopping")
+                    .values("stopped")
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("describe instances");
+        output
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .map(|i| {
+                let release = i
+                    .tags()
+                    .iter()
+                    .find(|t| t.key() == Some("bluegreen:release"))
+                    .and_then(|t| t.value())
+                    .unwrap_or_default();
+                (
+                    i.instance_id().unwrap_or_default().to_string(),
+                    release.to_string(),
+                )
+            })
+            .collect()
+    }
+
+    /// Checks that every target group the listener sends traffic to has a
+    /// healthy target; `Err` names the one that has not.
+    pub async fn weighted_groups_are_healthy(&self, listener_arn: &str) -> Result<(), String> {
+        let Ok(listeners) = self
+            .elb
+            .describe_listeners()
+            .listener_arns(listener_arn)
+            .send()
+            .await
+        else {
+            return Ok(());
+        };
+        let actions = listeners.listeners()[0].default_actions().to_vec();
+        let tuples: Vec<(String, i32)> = actions
+            .iter()
+            .filter_map(|a| a.forward_config())
+            .flat_map(|c| c.target_groups())
+            .map(|t| {
+                (
+                    t.target_group_arn().unwrap_or_default().to_string(),
+                    t.weight().unwrap_or(1),
+                )
+            })
+            .collect();
+        for (arn, weight) in tuples.iter().filter(|(_, w)| *w > 0) {
+            let health = self
+                .elb
+                .describe_target_health()
+                .target_group_arn(arn)
+                .send()
+                .await
+                .map_err(|e| format!("{arn} (weight {weight}) cannot be read: {e:?}"))?;
+            let healthy = health
+                .target_health_descriptions()
+                .iter()
+                .filter(|d| {
+                    d.target_health()
+                        .and_then(|h| h.state())
+                        .map(|s| s.as_str())
+                        == Some("healthy")
+                })
+                .count();
+            if healthy == 0 {
+                return Err(format!("{arn} has weight {weight} and no healthy target"));
+            }
+        }
+        Ok(())
+    }
+
     /// Instances the tool does not own (no bluegreen tags).
     pub async fn launch_untagged(&self, count: i32) -> Vec<String> {
         self.ec2
