@@ -85,6 +85,19 @@ pub enum Error {
     #[error("app `{0}` has no releases and no listener routes to it (looked for target groups tagged `bluegreen:app={0}`)")]
     UnknownApp(String),
 
+    /// Another run holds the app's lock.
+    #[error("`{app}` is locked by {holder} since {since} (lock `{id}`): wait for that run, or if it died, `bluegreen unlock --app {app} {id}`")]
+    Locked {
+        app: String,
+        holder: String,
+        since: String,
+        id: String,
+    },
+
+    /// A signal asked the run to stop; it did, at a safe point.
+    #[error("stopped by a signal: {state}")]
+    Interrupted { state: String },
+
     /// A command-line argument is malformed in a way clap cannot check.
     #[error("{0}")]
     Usage(String),

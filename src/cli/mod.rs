@@ -24,6 +24,10 @@ pub enum Exit {
     Changes = 2,
     /// Green failed and traffic was put back on blue.
     RolledBack = 3,
+    /// Another run holds the app's lock.
+    Locked = 4,
+    /// SIGINT or SIGTERM stopped the run at a safe point.
+    Interrupted = 130,
 }
 
 impl From<Exit> for ExitCode {
@@ -126,6 +130,15 @@ enum Command {
         #[arg(long)]
         auto_approve: bool,
     },
+    /// Break an app's lock left by a run that died (see the lock id in the error).
+    Unlock {
+        /// The app whose lock to break.
+        #[arg(long, value_name = "APP")]
+        app: String,
+        /// The lock's id, as the locked-out command printed it.
+        #[arg(value_name = "LOCK_ID")]
+        lock_id: String,
+    },
     /// Show the app's releases, their health and the weights on each listener.
     Status {
         #[command(flatten)]
@@ -182,7 +195,11 @@ pub fn main() -> ExitCode {
         Ok(exit) => exit.into(),
         Err(err) => {
             printer.error(&err);
-            Exit::Failure.into()
+            match err {
+                Error::Locked { .. } => Exit::Locked.into(),
+                Error::Interrupted { .. } => Exit::Interrupted.into(),
+                _ => Exit::Failure.into(),
+            }
         }
     }
 }
@@ -251,6 +268,13 @@ async fn run(cli: Cli, printer: &Printer) -> Result<Exit> {
                     observed.app
                 ),
             )?;
+            // The emergency exit is never locked out; it only says who else is at work.
+            if let Ok(Some(lock)) = release::lock::holder_of(&cloud, &observed.app).await {
+                printer.warn(&format!(
+                    "`{}` is locked by {} since {}; rolling back anyway (that run stops when it sees the change)",
+                    observed.app, lock.holder, lock.since
+                ));
+            }
             let started = std::time::Instant::now();
             let done = release::revert::rollback(&cloud, &observed).await?;
             printer.text(&format!(
@@ -279,7 +303,10 @@ async fn run(cli: Cli, printer: &Printer) -> Result<Exit> {
                 ),
             )?;
             let min = spec.as_ref().map_or(100, |s| s.rollout.min_healthy_percent);
-            let done = release::operate::shift(&cloud, &observed, percent, min, printer).await?;
+            let done = release::lock::with_lock(&cloud, &observed.app, async {
+                release::operate::shift(&cloud, &observed, percent, min, printer).await
+            })
+            .await?;
             printer.text(&format!(
                 "Shifted `{}` to {percent}% on {}.",
                 observed.app,
@@ -303,7 +330,10 @@ async fn run(cli: Cli, printer: &Printer) -> Result<Exit> {
                     s.target_group.deregistration_delay_seconds,
                 ))
             });
-            let done = release::operate::finalize(&cloud, &observed, delay, printer).await?;
+            let done = release::lock::with_lock(&cloud, &observed.app, async {
+                release::operate::finalize(&cloud, &observed, delay, printer).await
+            })
+            .await?;
             printer.text(&format!(
                 "Finalized `{}`: removed {} release(s), {} instance(s) terminated.",
                 observed.app,
@@ -329,7 +359,10 @@ async fn run(cli: Cli, printer: &Printer) -> Result<Exit> {
                     s.target_group.deregistration_delay_seconds,
                 ))
             });
-            let done = release::operate::destroy(&cloud, &observed, force, delay, printer).await?;
+            let done = release::lock::with_lock(&cloud, &observed.app, async {
+                release::operate::destroy(&cloud, &observed, force, delay, printer).await
+            })
+            .await?;
             printer.text(&format!(
                 "Destroyed `{}`: removed {} release(s), {} instance(s) terminated, {} target group(s) deleted.",
                 observed.app,
@@ -338,6 +371,16 @@ async fn run(cli: Cli, printer: &Printer) -> Result<Exit> {
                 done.target_groups_deleted
             ));
             printer.json(&done);
+            Ok(Exit::Success)
+        }
+        Command::Unlock { app, lock_id } => {
+            let cloud = connect(&cli.global, None).await?;
+            let info = release::lock::unlock(&cloud, &app, &lock_id).await?;
+            printer.text(&format!(
+                "Unlocked `{app}` (the lock was held by {} since {}).",
+                info.holder, info.since
+            ));
+            printer.json(&info);
             Ok(Exit::Success)
         }
         Command::Status { app } => {
@@ -425,6 +468,23 @@ async fn apply(
         None => spec::load(target, &Variables::from_cli(vars))?,
     };
     let cloud = connect(global, Some(&spec)).await?;
+    let app = spec.app.clone();
+    release::lock::with_lock(&cloud, &app, async {
+        apply_locked(&cloud, spec, saved, target, auto_approve, printer).await
+    })
+    .await
+}
+
+/// `apply` once the lock is held: everything is read afresh under it.
+async fn apply_locked(
+    cloud: &AwsCloud,
+    spec: Spec,
+    saved: Option<SavedPlan>,
+    target: &Path,
+    auto_approve: bool,
+    printer: &Printer,
+) -> Result<Exit> {
+    let cloud = cloud.clone();
     let progress = printer.spinner("reading the app's state from AWS");
     let observed = discovery::observe(&cloud, &spec.app, Some(&spec.traffic)).await;
     progress.finish_and_clear();

@@ -1030,4 +1030,75 @@ impl Cloud for AwsCloud {
             .map_err(|e| cloud_error("DeleteRule", e))?;
         Ok(())
     }
+
+    async fn create_lock(&self, name: &str, tags: &Tags) -> CloudResult<String> {
+        use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
+        let tags: Vec<Tag> = tags
+            .iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect();
+        let created = self
+            .ec2
+            .create_key_pair()
+            .key_name(name)
+            .tag_specifications(
+                TagSpecification::builder()
+                    .resource_type(ResourceType::KeyPair)
+                    .set_tags(Some(tags))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| cloud_error("CreateKeyPair", e))?;
+        // The private key is of no use to anyone: it is dropped here, unread.
+        Ok(created.key_pair_id().unwrap_or_default().to_string())
+    }
+
+    async fn describe_lock(&self, name: &str) -> CloudResult<Option<(String, Tags)>> {
+        let found = match self.ec2.describe_key_pairs().key_names(name).send().await {
+            Ok(found) => found,
+            Err(err) => {
+                let err = cloud_error("DescribeKeyPairs", err);
+                return if err.is_not_found() {
+                    Ok(None)
+                } else {
+                    Err(err)
+                };
+            }
+        };
+        Ok(found.key_pairs().first().map(|pair| {
+            let tags = pair
+                .tags()
+                .iter()
+                .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+                .collect();
+            (pair.key_pair_id().unwrap_or_default().to_string(), tags)
+        }))
+    }
+
+    async fn tag_lock(&self, id: &str, tags: &Tags) -> CloudResult<()> {
+        use aws_sdk_ec2::types::Tag;
+        self.ec2
+            .create_tags()
+            .resources(id)
+            .set_tags(Some(
+                tags.iter()
+                    .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                    .collect(),
+            ))
+            .send()
+            .await
+            .map_err(|e| cloud_error("CreateTags", e))?;
+        Ok(())
+    }
+
+    async fn delete_lock(&self, name: &str) -> CloudResult<()> {
+        self.ec2
+            .delete_key_pair()
+            .key_name(name)
+            .send()
+            .await
+            .map_err(|e| cloud_error("DeleteKeyPair", e))?;
+        Ok(())
+    }
 }

@@ -349,4 +349,14 @@ pub trait Cloud {
         tags: &Tags,
     ) -> CloudResult<String>;
     async fn delete_rule(&self, rule_arn: &str) -> CloudResult<()>;
+
+    /// Creates the named lock if no lock of that name exists (atomic in AWS:
+    /// an EC2 key pair); returns its id, or the `…Duplicate` error when held.
+    async fn create_lock(&self, name: &str, tags: &Tags) -> CloudResult<String>;
+    /// The named lock's id and tags, if it exists.
+    async fn describe_lock(&self, name: &str) -> CloudResult<Option<(String, Tags)>>;
+    /// Updates tags on a lock (its expiry), by id.
+    async fn tag_lock(&self, id: &str, tags: &Tags) -> CloudResult<()>;
+    /// Deletes the named lock.
+    async fn delete_lock(&self, name: &str) -> CloudResult<()>;
 }

@@ -8,6 +8,7 @@
 //! is checked against what AWS holds at that moment ([`traffic`]).
 
 pub mod hooks;
+pub mod lock;
 pub mod operate;
 pub mod revert;
 pub mod teardown;
@@ -108,6 +109,15 @@ pub async fn apply(
             }
             // Someone else changed the weights: they are in charge now.
             Err(StepError::Other(err @ Error::Conflict { .. })) => return Err(err),
+            // Green serves everything and blue is out of the listeners:
+            // going back would be the wrong way. A re-run finishes the job.
+            Err(StepError::Other(err)) if is_cleanup(action) => {
+                printer.warn(&format!(
+                    "`{}` serves all traffic; cleaning up after it failed: run `bluegreen apply` again to finish",
+                    spec.release
+                ));
+                return Err(err);
+            }
             Err(StepError::Other(err)) => {
                 // Not green's fault, but the release cannot go on: production
                 // goes back to blue and what this release made is removed.
@@ -127,6 +137,16 @@ pub async fn apply(
     }
     run.report.listener_writes = run.writer.writes;
     Ok((Outcome::Released, run.report))
+}
+
+/// Steps after which the release stands even if they fail.
+fn is_cleanup(action: &PlannedAction) -> bool {
+    matches!(
+        action,
+        PlannedAction::DetachTargetGroups { .. }
+            | PlannedAction::DestroyStack { .. }
+            | PlannedAction::RemoveHealthCheckRules
+    )
 }
 
 fn phase_name(action: &PlannedAction) -> String {

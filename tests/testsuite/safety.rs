@@ -7,6 +7,7 @@ use crate::support::{bluegreen_at, var_args, Emulator, Run};
 
 struct Setup {
     _emulator: Emulator,
+    emulator_endpoint: String,
     sandbox: Sandbox,
     proxy: Proxy,
     vars: Vec<String>,
@@ -18,6 +19,7 @@ async fn setup() -> Setup {
     let proxy = Proxy::start(&emulator.endpoint);
     let vars = var_args(&sandbox.example_vars());
     Setup {
+        emulator_endpoint: emulator.endpoint.clone(),
         _emulator: emulator,
         sandbox,
         proxy,
@@ -198,9 +200,15 @@ async fn apply_killed_anywhere_resumes_to_one_release_and_no_orphans() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("start apply");
-        let reader = Sandbox::reader(&setup.proxy.endpoint).await;
+        // Terminating takes a while on AWS; here it is made to, so that the
+        // kill lands mid-teardown.
+        setup
+            .proxy
+            .slow_down("TerminateInstances", std::time::Duration::from_secs(2));
+        let reader = Sandbox::reader(&setup.emulator_endpoint).await;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
         let mut hit = false;
-        for _ in 0..1000 {
+        while std::time::Instant::now() < deadline {
             if reached(&reader, &listener, point).await {
                 hit = true;
                 break;
@@ -233,4 +241,136 @@ async fn apply_killed_anywhere_resumes_to_one_release_and_no_orphans() {
             "{point:?}: the sentinel barely looked ({samples})"
         );
     }
+}
+
+#[tokio::test]
+async fn two_applies_at_once_one_proceeds_and_the_other_exits_4() {
+    let setup = setup().await;
+    let mut args: Vec<String> = vec![
+        "apply".into(),
+        "examples/web.json".into(),
+        "--auto-approve".into(),
+    ];
+    args.extend(setup.vars.iter().cloned());
+    args.extend(
+        [
+            "--var=release=v1",
+            "--var=step_interval_seconds=0",
+            "--var=bake_seconds=1",
+        ]
+        .map(String::from),
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let spawn = || {
+        crate::support::command(Some(&setup.proxy.endpoint), &args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start apply")
+    };
+    let (first, second) = (spawn(), spawn());
+    let outputs = [
+        first.wait_with_output().expect("first"),
+        second.wait_with_output().expect("second"),
+    ];
+    let mut codes: Vec<i32> = outputs
+        .iter()
+        .map(|o| o.status.code().unwrap_or(-1))
+        .collect();
+    codes.sort();
+    assert_eq!(codes, [0, 4], "{outputs:?}");
+    let locked = outputs
+        .iter()
+        .find(|o| o.status.code() == Some(4))
+        .expect("the locked-out run");
+    let stderr = String::from_utf8_lossy(&locked.stderr);
+    assert!(stderr.contains("`shop` is locked by"), "{stderr}");
+    assert!(stderr.contains("bluegreen unlock --app shop"), "{stderr}");
+    setup.only_release("v1").await;
+    assert_eq!(setup.sandbox.app_instances("shop").await.len(), 3);
+    // The lock is given back at the end.
+    assert_eq!(setup.apply("v1", &[]).code, 0);
+}
+
+#[tokio::test]
+async fn a_lock_held_elsewhere_is_broken_by_hand_with_unlock() {
+    let setup = setup().await;
+    // A lock as another machine's run would leave it, expiring far ahead.
+    let ec2 = &setup.sandbox.ec2;
+    let tag = |k: &str, v: &str| aws_sdk_ec2::types::Tag::builder().key(k).value(v).build();
+    let created = ec2
+        .create_key_pair()
+        .key_name("bluegreen-lock-shop")
+        .tag_specifications(
+            aws_sdk_ec2::types::TagSpecification::builder()
+                .resource_type(aws_sdk_ec2::types::ResourceType::KeyPair)
+                .tags(tag("bluegreen:lock-holder", "ci@build-7 pid 42"))
+                .tags(tag("bluegreen:lock-since", "2026-01-01T00:00:00Z"))
+                .tags(tag("bluegreen:lock-expires", "2999-01-01T00:00:00Z"))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("lock");
+    let id = created.key_pair_id().expect("id").to_string();
+
+    let run = setup.apply("v1", &[]);
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("locked by ci@build-7 pid 42 since 2026-01-01T00:00:00Z"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !setup
+            .sandbox
+            .target_group_names()
+            .await
+            .contains(&"shop-v1".to_string()),
+        "nothing was changed"
+    );
+
+    let unlock = |lock_id: &str| {
+        bluegreen_at(
+            &setup.proxy.endpoint,
+            &["unlock", "--app", "shop", lock_id, "--region", "us-east-1"],
+        )
+    };
+    let wrong = unlock("key-0000");
+    assert_eq!(wrong.code, 1);
+    assert!(wrong.stderr.contains("not `key-0000`"), "{}", wrong.stderr);
+    let right = unlock(&id);
+    assert_eq!(right.code, 0, "{}", right.stderr);
+    assert!(
+        right.stdout.contains("held by ci@build-7 pid 42"),
+        "{}",
+        right.stdout
+    );
+    assert_eq!(setup.apply("v1", &[]).code, 0);
+}
+
+#[tokio::test]
+async fn a_failure_while_tearing_blue_down_keeps_green_and_a_rerun_finishes() {
+    let setup = setup().await;
+    assert_eq!(setup.apply("v1", &[]).code, 0);
+    setup.proxy.fail_once("TerminateInstances", 1);
+    let run = setup.apply("v2", &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("run `bluegreen apply` again to finish"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        setup
+            .sandbox
+            .listener_weights(&setup.sandbox.listener_arn)
+            .await,
+        vec![("shop-v2".to_string(), 1)],
+        "green keeps the traffic"
+    );
+    assert_eq!(setup.apply("v2", &[]).code, 0);
+    setup.only_release("v2").await;
+    assert_eq!(setup.sandbox.app_instances("shop").await.len(), 3);
 }

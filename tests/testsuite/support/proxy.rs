@@ -19,6 +19,8 @@ struct State {
     fail_every: Option<(usize, Fault)>,
     total: usize,
     latency: std::time::Duration,
+    /// Operation → extra delay before its answer.
+    slow: BTreeMap<String, std::time::Duration>,
 }
 
 /// A transient fault, as AWS answers when overloaded.
@@ -83,6 +85,15 @@ impl Proxy {
         self.state.lock().expect("proxy state").fail_every = None;
     }
 
+    /// Delays the answers to one operation.
+    pub fn slow_down(&self, operation: &str, delay: std::time::Duration) {
+        self.state
+            .lock()
+            .expect("proxy state")
+            .slow
+            .insert(operation.to_string(), delay);
+    }
+
     /// Delays every answer.
     pub fn latency(&self, delay: std::time::Duration) {
         self.state.lock().expect("proxy state").latency = delay;
@@ -112,7 +123,7 @@ fn handle(mut request: tiny_http::Request, upstream: &str, state: &Mutex<State>)
         let mut state = state.lock().expect("proxy state");
         *state.counts.entry(action.clone()).or_default() += 1;
         state.total += 1;
-        let latency = state.latency;
+        let latency = state.latency + state.slow.get(&action).copied().unwrap_or_default();
         if !latency.is_zero() {
             std::thread::sleep(latency);
         }
