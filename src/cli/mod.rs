@@ -469,6 +469,7 @@ async fn apply(
     };
     let cloud = connect(global, Some(&spec)).await?;
     let app = spec.app.clone();
+    release::signal::install();
     release::lock::with_lock(&cloud, &app, async {
         apply_locked(&cloud, spec, saved, target, auto_approve, printer).await
     })

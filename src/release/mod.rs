@@ -11,6 +11,7 @@ pub mod hooks;
 pub mod lock;
 pub mod operate;
 pub mod revert;
+pub mod signal;
 pub mod teardown;
 pub mod traffic;
 pub mod wait;
@@ -60,6 +61,8 @@ pub struct Report {
 #[derive(Debug)]
 enum StepError {
     Green(String),
+    /// A signal asked to stop; the run is at a safe point.
+    Stopped,
     Other(Error),
 }
 
@@ -89,7 +92,15 @@ pub async fn apply(
     }
     for action in &plan.actions {
         let started = Instant::now();
-        let result = run.execute(action).await;
+        let result = match signal::requested() {
+            true => Err(StepError::Stopped),
+            false => run.execute(action).await,
+        };
+        // A wait cut short by a signal is not a verdict on green.
+        let result = match result {
+            Err(StepError::Green(_)) | Ok(()) if signal::requested() => Err(StepError::Stopped),
+            other => other,
+        };
         run.report
             .phases
             .push((phase_name(action), started.elapsed()));
@@ -117,6 +128,11 @@ pub async fn apply(
                     spec.release
                 ));
                 return Err(err);
+            }
+            Err(StepError::Stopped) => {
+                return Err(Error::Interrupted {
+                    state: run.where_production_stands(),
+                })
             }
             Err(StepError::Other(err)) => {
                 // Not green's fault, but the release cannot go on: production
@@ -232,6 +248,28 @@ impl<'a, C: Cloud> Run<'a, C> {
 
     fn point(&self, change: &TrafficChange) -> Option<&'a TrafficPoint> {
         self.observed.traffic.iter().find(|p| p.arn == change.arn)
+    }
+
+    /// One line for a stopped run: the weights as last written, and what to do.
+    fn where_production_stands(&self) -> String {
+        let points: Vec<String> = self
+            .plan
+            .traffic
+            .iter()
+            .filter_map(|change| {
+                let point = self.point(change)?;
+                Some(format!(
+                    "{} has {}",
+                    change.label,
+                    self.writer.current(point)
+                ))
+            })
+            .collect();
+        format!(
+            "{}; `bluegreen apply` continues the release, `bluegreen rollback --app {}` reverts it",
+            points.join(", "),
+            self.spec.app
+        )
     }
 
     /// Target-group ARNs by name: the observed ones and green.

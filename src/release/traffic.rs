@@ -86,6 +86,11 @@ impl<'a, C: Cloud> TrafficWriter<'a, C> {
             .join(" | ")
     }
 
+    /// What `point` holds as far as this run knows, for people.
+    pub fn current(&self, point: &TrafficPoint) -> String {
+        self.describe(&self.expected.get(&point.arn).cloned().unwrap_or_default())
+    }
+
     /// Re-reads `point` and checks it still holds what this run expects.
     pub async fn verify(&self, point: &TrafficPoint) -> Result<()> {
         let now = forward_of(

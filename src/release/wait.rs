@@ -40,8 +40,8 @@ impl Tolerance {
     }
 }
 
-/// Calls `look` until it returns `Some`, or until `timeout` has passed
-/// (then `None`). The first look is immediate; pauses grow by half each time.
+/// Calls `look` until it returns `Some`, or until `timeout` has passed or a
+/// stop is requested (then `None`). The first look is immediate; pauses grow by half each time.
 /// Transient errors count as "not yet", a few in a row.
 pub async fn until<T, E, F, Fut>(timeout: Duration, mut look: F) -> Result<Option<T>, E>
 where
@@ -59,10 +59,10 @@ where
             Err(err) => tolerance.absorb(err)?,
         }
         let now = Instant::now();
-        if now >= deadline {
+        if now >= deadline || super::signal::requested() {
             return Ok(None);
         }
-        tokio::time::sleep(pause.min(deadline - now)).await;
+        super::signal::sleep(pause.min(deadline - now)).await;
         pause = (pause * 3 / 2).min(LONGEST_PAUSE);
     }
 }
@@ -84,10 +84,10 @@ where
             Err(err) => tolerance.absorb(err)?,
         }
         let now = Instant::now();
-        if now >= deadline {
+        if now >= deadline || super::signal::requested() {
             return Ok(());
         }
-        tokio::time::sleep(LONGEST_PAUSE.min(deadline - now)).await;
+        super::signal::sleep(LONGEST_PAUSE.min(deadline - now)).await;
     }
 }
 

@@ -374,3 +374,70 @@ async fn a_failure_while_tearing_blue_down_keeps_green_and_a_rerun_finishes() {
     setup.only_release("v2").await;
     assert_eq!(setup.sandbox.app_instances("shop").await.len(), 3);
 }
+
+#[tokio::test]
+async fn sigint_mid_shift_stops_cleanly_and_a_rerun_continues() {
+    let setup = setup().await;
+    assert_eq!(setup.apply("v1", &[]).code, 0);
+    let mut args: Vec<String> = vec![
+        "apply".into(),
+        "examples/web.json".into(),
+        "--auto-approve".into(),
+    ];
+    args.extend(setup.vars.iter().cloned());
+    args.extend(
+        [
+            "--var=release=v2",
+            "--var=step_interval_seconds=30",
+            "--var=bake_seconds=0",
+        ]
+        .map(String::from),
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let child = crate::support::command(Some(&setup.proxy.endpoint), &args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start apply");
+    let reader = Sandbox::reader(&setup.emulator_endpoint).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !reached(&reader, &setup.sandbox.listener_arn, KillPoint::MidShift).await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the shift never reached 10 %"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let started = std::time::Instant::now();
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    assert!(sent.success());
+    let output = child.wait_with_output().expect("apply ends");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "it stopped at once, not after the step"
+    );
+    assert!(
+        stderr.contains("stopped by a signal: shop-alb:80 has shop-v1 90% | shop-v2 10%"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("`bluegreen rollback --app shop` reverts it"),
+        "{stderr}"
+    );
+    assert_eq!(
+        setup
+            .sandbox
+            .listener_weights(&setup.sandbox.listener_arn)
+            .await,
+        vec![("shop-v1".to_string(), 90), ("shop-v2".to_string(), 10)]
+    );
+    // The lock was given back, and the release goes on from 10 %.
+    let rerun = setup.apply("v2", &[]);
+    assert_eq!(rerun.code, 0, "{}", rerun.stderr);
+    setup.only_release("v2").await;
+}
