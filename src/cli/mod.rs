@@ -178,7 +178,20 @@ enum Command {
 
 /// Parses the command line and runs it; the whole of `main`.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // A malformed command line exits 1 like any bad input: 2 means "changes"
+    // to `plan --detailed-exitcode`, and a job must not mistake one for the other.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return if err.use_stderr() {
+                Exit::Failure
+            } else {
+                Exit::Success
+            }
+            .into();
+        }
+    };
     let printer = Printer::new(cli.global.output, cli.global.no_color, cli.global.verbose);
     init_tracing(cli.global.verbose);
     let runtime = match tokio::runtime::Builder::new_current_thread()

@@ -441,3 +441,130 @@ async fn sigint_mid_shift_stops_cleanly_and_a_rerun_continues() {
     assert_eq!(rerun.code, 0, "{}", rerun.stderr);
     setup.only_release("v2").await;
 }
+
+#[tokio::test]
+async fn bad_input_of_every_kind_is_one_clear_error_and_calls_nothing() {
+    let setup = setup().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let example =
+        std::fs::read_to_string(crate::support::root().join("examples/web.json")).expect("example");
+    let edited = |edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut value: serde_json::Value = serde_json::from_str(&example).expect("json");
+        edit(&mut value);
+        value.to_string().into_bytes()
+    };
+    let corpus: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "syntax",
+            b"{ \"app\": \"shop\", ".to_vec(),
+            ":1:17: invalid JSON: EOF while parsing",
+        ),
+        ("empty", Vec::new(), "invalid JSON"),
+        ("binary", vec![0xff, 0xfe, 0x00, 0x01], "cannot read"),
+        (
+            "typo",
+            edited(&|v| v["rollout"]["bake_second"] = 5.into()),
+            "unknown field `bake_second`",
+        ),
+        (
+            "wrong-type",
+            edited(&|v| v["instances"]["count"] = "three".into()),
+            "`instances.count`",
+        ),
+        (
+            "out-of-range",
+            edited(&|v| v["target_group"]["deregistration_delay_seconds"] = 5000.into()),
+            "between 0 and 3600",
+        ),
+        (
+            "steps",
+            edited(&|v| v["rollout"]["steps"] = serde_json::json!([50])),
+            "`rollout.steps[0]`",
+        ),
+        (
+            "negative",
+            edited(&|v| v["instances"]["count"] = (-1).into()),
+            "`instances.count`",
+        ),
+        (
+            "huge-user-data",
+            edited(&|v| v["instances"]["user_data"] = "x".repeat(1 << 20).into()),
+            "AWS takes at most 16384",
+        ),
+        (
+            "deep",
+            format!("{}{}", "[".repeat(100_000), "]".repeat(100_000)).into_bytes(),
+            "recursion limit exceeded",
+        ),
+        (
+            "missing-variable",
+            edited(&|v| v["app"] = "${var.nope}".into()),
+            "variable `nope` has no value",
+        ),
+        (
+            "missing-module",
+            edited(&|v| v["module"] = serde_json::json!({"source": "nowhere.json"})),
+            "`module.source`",
+        ),
+        (
+            "bad-arn",
+            edited(&|v| v["traffic"]["rules"] = serde_json::json!(["arn:aws:nope"])),
+            "`traffic.rules[0]`",
+        ),
+        (
+            "plan-file",
+            br#"{"format": "bluegreen-plan/1", "plan": 5}"#.to_vec(),
+            "is not a bluegreen plan file",
+        ),
+    ];
+    for (name, content, expected) in corpus {
+        let path = dir.path().join(format!("{name}.json"));
+        std::fs::write(&path, content).expect("write");
+        // A saved plan is only ever read by `apply`.
+        let commands: &[&str] = if name == "plan-file" {
+            &["apply"]
+        } else {
+            &["plan", "apply"]
+        };
+        for &command in commands {
+            let mut args = vec![command, path.to_str().expect("path"), "--auto-approve"];
+            if command == "plan" {
+                args.pop();
+            }
+            args.extend(setup.vars.iter().map(String::as_str));
+            let run = bluegreen_at(&setup.proxy.endpoint, &args);
+            assert_eq!(run.code, 1, "{name} {command}: {}", run.stderr);
+            assert!(
+                run.stderr.starts_with("error: "),
+                "{name} {command}: {}",
+                run.stderr
+            );
+            assert!(
+                run.stderr.contains(expected),
+                "{name} {command}: expected `{expected}` in {}",
+                run.stderr
+            );
+            assert!(
+                !run.stderr.contains("panicked") && run.stderr.len() < 4096,
+                "{name} {command}: {}",
+                run.stderr
+            );
+        }
+    }
+    // Flags too, and a missing file.
+    for args in [
+        vec!["plan", "examples/web.json", "--var", "novalue"],
+        vec!["plan", "examples/web.json", "--output", "yaml"],
+        vec!["shift", "--app", "shop", "--percent", "101"],
+        vec!["apply", "no/such/spec.json", "--auto-approve"],
+    ] {
+        let run = bluegreen_at(&setup.proxy.endpoint, &args);
+        assert_eq!(run.code, 1, "{args:?}: {}", run.stderr);
+        assert!(!run.stderr.contains("panicked"), "{args:?}: {}", run.stderr);
+    }
+    assert_eq!(
+        setup.proxy.counts(),
+        std::collections::BTreeMap::new(),
+        "bad input reached AWS"
+    );
+}
