@@ -121,6 +121,9 @@ enum Command {
         /// Do not ask for confirmation (needed when stdin is not a terminal).
         #[arg(long)]
         auto_approve: bool,
+        /// When green fails, keep it (out of the listeners) for debugging instead of removing it.
+        #[arg(long)]
+        keep_failed: bool,
     },
     /// Emergency revert: all traffic back to the previous release, at once.
     Rollback {
@@ -270,7 +273,18 @@ async fn run(cli: Cli, printer: &Printer) -> Result<Exit> {
             target,
             vars,
             auto_approve,
-        } => apply(&cli.global, &target, vars, auto_approve, printer).await,
+            keep_failed,
+        } => {
+            apply(
+                &cli.global,
+                &target,
+                vars,
+                auto_approve,
+                keep_failed,
+                printer,
+            )
+            .await
+        }
         Command::Rollback { app, auto_approve } => {
             let (cloud, observed) = observe_app(&cli.global, &app, printer).await?;
             confirm(
@@ -471,6 +485,7 @@ async fn apply(
     target: &Path,
     vars: Vec<(String, String)>,
     auto_approve: bool,
+    keep_failed: bool,
     printer: &Printer,
 ) -> Result<Exit> {
     let saved = SavedPlan::looks_like(target)
@@ -484,7 +499,16 @@ async fn apply(
     let app = spec.app.clone();
     release::signal::install();
     release::lock::with_lock(&cloud, &app, async {
-        apply_locked(&cloud, spec, saved, target, auto_approve, printer).await
+        apply_locked(
+            &cloud,
+            spec,
+            saved,
+            target,
+            auto_approve,
+            keep_failed,
+            printer,
+        )
+        .await
     })
     .await
 }
@@ -496,6 +520,7 @@ async fn apply_locked(
     saved: Option<SavedPlan>,
     target: &Path,
     auto_approve: bool,
+    keep_failed: bool,
     printer: &Printer,
 ) -> Result<Exit> {
     let cloud = cloud.clone();
@@ -531,7 +556,9 @@ async fn apply_locked(
         confirm("apply", auto_approve, "Apply this plan?")?;
     }
     let started = std::time::Instant::now();
-    let (outcome, report) = release::apply(&cloud, &spec, &plan, &observed, printer).await?;
+    let options = release::Options { keep_failed };
+    let (outcome, report) =
+        release::apply(&cloud, &spec, &plan, &observed, &options, printer).await?;
     let seconds = started.elapsed().as_secs_f64();
     let calls = cloud.call_counts();
     let phases = report

@@ -47,6 +47,14 @@ pub enum Outcome {
     RolledBack { reason: String },
 }
 
+/// How to run a release.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// When green fails, keep its instances and target group (out of the
+    /// listeners) for debugging instead of removing them.
+    pub keep_failed: bool,
+}
+
 /// What happened, for the closing summary.
 #[derive(Debug, Clone, Default)]
 pub struct Report {
@@ -84,9 +92,11 @@ pub async fn apply(
     spec: &Spec,
     plan: &Plan,
     observed: &Observed,
+    options: &Options,
     printer: &Printer,
 ) -> Result<(Outcome, Report)> {
     let mut run = Run::new(cloud, spec, plan, observed, printer);
+    run.keep_failed = options.keep_failed;
     if plan.is_empty() {
         return Ok((Outcome::NoChanges, run.report));
     }
@@ -201,6 +211,7 @@ struct Run<'a, C: Cloud> {
     health_rules: Vec<String>,
     /// Percent of traffic on green, while it moves.
     steps_bar: Option<indicatif::ProgressBar>,
+    keep_failed: bool,
     report: Report,
 }
 
@@ -232,6 +243,7 @@ impl<'a, C: Cloud> Run<'a, C> {
                 .map(|p| p.arn.clone())
                 .collect(),
             steps_bar: None,
+            keep_failed: false,
             report: Report::default(),
         }
     }
@@ -845,6 +857,21 @@ impl<'a, C: Cloud> Run<'a, C> {
         }
         self.remove_health_rules().await?;
         let release = self.spec.release.clone();
+        if self.keep_failed {
+            if let Some(arn) = &green_arn {
+                let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+                let tags = BTreeMap::from([(naming::TAG_ROLLED_BACK.to_string(), now)]);
+                self.cloud
+                    .add_tags(std::slice::from_ref(arn), &tags)
+                    .await?;
+            }
+            self.printer.warn(&format!(
+                "kept release `{release}` ({}, {} instance(s)) out of the listeners for debugging (`--keep-failed`); the next `apply` of another release removes it",
+                self.green_name,
+                self.green_instances.len()
+            ));
+            return Ok(());
+        }
         self.tear_down(&release, green_arn).await
     }
 

@@ -568,3 +568,53 @@ async fn bad_input_of_every_kind_is_one_clear_error_and_calls_nothing() {
         "bad input reached AWS"
     );
 }
+
+#[tokio::test]
+async fn keep_failed_keeps_green_out_of_traffic_and_the_next_release_removes_it() {
+    let setup = setup().await;
+    assert_eq!(setup.apply("v1", &[]).code, 0);
+    setup.proxy.unhealthy_after("shop-v2", 0);
+    let run = setup.apply("v2", &["--var=health_timeout_seconds=1", "--keep-failed"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(run.stderr.contains("kept release `v2`"), "{}", run.stderr);
+    assert_eq!(
+        setup
+            .sandbox
+            .listener_weights(&setup.sandbox.listener_arn)
+            .await,
+        vec![("shop-v1".to_string(), 1)]
+    );
+    assert!(setup
+        .sandbox
+        .target_group_names()
+        .await
+        .contains(&"shop-v2".to_string()));
+    let kept: Vec<_> = setup
+        .sandbox
+        .app_instances("shop")
+        .await
+        .into_iter()
+        .filter(|(_, r)| r == "v2")
+        .collect();
+    assert_eq!(kept.len(), 3);
+    let status = bluegreen_at(
+        &setup.proxy.endpoint,
+        &["status", "--app", "shop", "--region", "us-east-1"],
+    );
+    assert!(
+        status
+            .stdout
+            .starts_with("app `shop`: release `v2` rolled back"),
+        "{}",
+        status.stdout
+    );
+
+    assert_eq!(setup.apply("v3", &[]).code, 0);
+    setup.only_release("v3").await;
+    assert!(setup
+        .sandbox
+        .app_instances("shop")
+        .await
+        .iter()
+        .all(|(_, r)| r == "v3"));
+}
