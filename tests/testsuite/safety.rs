@@ -618,3 +618,33 @@ async fn keep_failed_keeps_green_out_of_traffic_and_the_next_release_removes_it(
         .iter()
         .all(|(_, r)| r == "v3"));
 }
+
+#[tokio::test]
+async fn green_degrading_mid_shift_puts_traffic_back_on_blue() {
+    let setup = setup().await;
+    assert_eq!(setup.apply("v1", &[]).code, 0);
+    // Healthy when registered and when tested; unhealthy at the first look
+    // after traffic starts moving.
+    setup.proxy.unhealthy_after("shop-v2", 2);
+    let run = setup.apply("v2", &["--var=step_interval_seconds=1"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("green's health dropped below 100% at 10%"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        setup
+            .sandbox
+            .listener_weights(&setup.sandbox.listener_arn)
+            .await,
+        vec![("shop-v1".to_string(), 1)]
+    );
+    assert!(setup
+        .sandbox
+        .app_instances("shop")
+        .await
+        .iter()
+        .all(|(_, r)| r == "v1"));
+}
