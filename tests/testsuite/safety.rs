@@ -648,3 +648,59 @@ async fn green_degrading_mid_shift_puts_traffic_back_on_blue() {
         .iter()
         .all(|(_, r)| r == "v1"));
 }
+
+#[tokio::test]
+async fn health_reported_as_aws_does_unused_then_initial_still_releases() {
+    let setup = setup().await;
+    setup
+        .proxy
+        .aws_health(std::time::Duration::from_millis(1500));
+    // The first release takes over a fixed response: green is health-checked
+    // through a rule that matches nothing.
+    setup
+        .sandbox
+        .set_fixed_response(&setup.sandbox.listener_arn)
+        .await;
+    let first = setup.apply("v1", &[]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let watcher_endpoint = setup.emulator_endpoint.clone();
+    let listener = setup.sandbox.listener_arn.clone();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stop.clone();
+    let sentinel = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async move {
+            let reader = Sandbox::reader(&watcher_endpoint).await;
+            let mut seen = Vec::new();
+            while !flag.load(std::sync::atomic::Ordering::SeqCst) {
+                let weights = reader.listener_weights(&listener).await;
+                if seen.last() != Some(&weights) {
+                    seen.push(weights);
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            seen
+        })
+    });
+    let started = std::time::Instant::now();
+    let second = setup.apply("v2", &[]);
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let seen = sentinel.join().expect("sentinel");
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(1500),
+        "it waited out `initial`"
+    );
+    // Green sat at weight 0 (attached, so AWS checks it) until healthy.
+    assert!(
+        seen.contains(&vec![
+            ("shop-v1".to_string(), 100),
+            ("shop-v2".to_string(), 0)
+        ]),
+        "{seen:?}"
+    );
+    setup.only_release("v2").await;
+}

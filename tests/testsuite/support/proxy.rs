@@ -21,6 +21,11 @@ struct State {
     latency: std::time::Duration,
     /// Operation → extra delay before its answer.
     slow: BTreeMap<String, std::time::Duration>,
+    /// Health as AWS reports it: `unused` until a listener or rule forwards
+    /// to the group, then `initial` for this long, then what moto says.
+    aws_health: Option<std::time::Duration>,
+    /// Target-group ARN → when a write first pointed a listener or rule at it.
+    attached_at: BTreeMap<String, std::time::Instant>,
 }
 
 /// A transient fault, as AWS answers when overloaded.
@@ -85,6 +90,11 @@ impl Proxy {
         self.state.lock().expect("proxy state").fail_every = None;
     }
 
+    /// Reports target health the way AWS does (see `State::aws_health`).
+    pub fn aws_health(&self, initial: std::time::Duration) {
+        self.state.lock().expect("proxy state").aws_health = Some(initial);
+    }
+
     /// Delays the answers to one operation.
     pub fn slow_down(&self, operation: &str, delay: std::time::Duration) {
         self.state
@@ -119,6 +129,7 @@ fn handle(mut request: tiny_http::Request, upstream: &str, state: &Mutex<State>)
         .to_string();
 
     let mut make_unhealthy = false;
+    let mut health_override: Option<&str> = None;
     {
         let mut state = state.lock().expect("proxy state");
         *state.counts.entry(action.clone()).or_default() += 1;
@@ -156,7 +167,31 @@ fn handle(mut request: tiny_http::Request, upstream: &str, state: &Mutex<State>)
             let _ = request.respond(tiny_http::Response::from_string(error).with_status_code(400));
             return;
         }
+        if matches!(
+            action.as_str(),
+            "ModifyListener" | "ModifyRule" | "CreateRule" | "CreateListener"
+        ) {
+            let now = std::time::Instant::now();
+            for part in decoded.split('&') {
+                if let Some((_, arn)) = part.split_once('=') {
+                    if arn.contains(":targetgroup/") {
+                        state.attached_at.entry(arn.to_string()).or_insert(now);
+                    }
+                }
+            }
+        }
         if action == "DescribeTargetHealth" {
+            if let Some(initial) = state.aws_health {
+                let arn = decoded
+                    .split('&')
+                    .find_map(|p| p.strip_prefix("TargetGroupArn="))
+                    .unwrap_or_default();
+                health_override = match state.attached_at.get(arn) {
+                    None => Some("unused"),
+                    Some(at) if at.elapsed() < initial => Some("initial"),
+                    Some(_) => None,
+                };
+            }
             for (name, left) in state.unhealthy_after.iter_mut() {
                 if decoded.contains(&format!("targetgroup/{name}/")) {
                     if *left == 0 {
@@ -189,6 +224,17 @@ fn handle(mut request: tiny_http::Request, upstream: &str, state: &Mutex<State>)
         }
         Err(err) => (502, format!("proxy: {err}")),
     };
+    if let Some(state) = health_override {
+        let reason = if state == "unused" {
+            "Target.NotInUse"
+        } else {
+            "Elb.InitialHealthChecking"
+        };
+        answer = answer.replace(
+            "<State>healthy</State>",
+            &format!("<State>{state}</State><Reason>{reason}</Reason>"),
+        );
+    }
     if make_unhealthy {
         answer = answer.replace(
             "<State>healthy</State>",
