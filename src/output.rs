@@ -61,6 +61,12 @@ impl Printer {
         }
     }
 
+    /// Bytes for stdout whatever the format (a script, a manual page). A
+    /// closed pipe (`| head`) is not an error.
+    pub fn raw(&self, bytes: &[u8]) {
+        let _ = std::io::stdout().lock().write_all(bytes);
+    }
+
     /// A result for machines, on stdout (ignored in human mode).
     pub fn json(&self, value: &impl Serialize) {
         if self.format == OutputFormat::Json {
@@ -146,7 +152,11 @@ impl Printer {
             }
         }
         if self.format == OutputFormat::Json {
-            println!("{}", serde_json::json!({ "error": text }));
+            let _ = writeln!(
+                std::io::stdout().lock(),
+                "{}",
+                serde_json::json!({ "error": text })
+            );
         }
     }
 

@@ -142,6 +142,13 @@ enum Command {
         #[arg(value_name = "LOCK_ID")]
         lock_id: String,
     },
+    /// Print a shell completion script (`bluegreen completions bash > /etc/bash_completion.d/bluegreen`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), generated from these same definitions.
+    Man,
     /// Show the app's releases, their health and the weights on each listener.
     Status {
         #[command(flatten)]
@@ -398,6 +405,22 @@ async fn run(cli: Cli, printer: &Printer) -> Result<Exit> {
                 done.target_groups_deleted
             ));
             printer.json(&done);
+            Ok(Exit::Success)
+        }
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command, "bluegreen", &mut script);
+            printer.raw(&script);
+            Ok(Exit::Success)
+        }
+        Command::Man => {
+            let command = <Cli as clap::CommandFactory>::command();
+            let mut page = Vec::new();
+            clap_mangen::Man::new(command)
+                .render(&mut page)
+                .map_err(|err| Error::Usage(format!("cannot render the manual page: {err}")))?;
+            printer.raw(&page);
             Ok(Exit::Success)
         }
         Command::Unlock { app, lock_id } => {
