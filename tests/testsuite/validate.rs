@@ -172,8 +172,8 @@ fn missing_files_and_variables_are_named() {
         &["validate", "examples/web.json", "--var", "no-equals-sign"],
     );
     assert_eq!(
-        run.code, 2,
-        "clap reports usage errors with 2: {}",
+        run.code, 1,
+        "usage errors are bad input too: {}",
         run.stderr
     );
     assert!(run.stderr.contains("expected NAME=VALUE"), "{}", run.stderr);
