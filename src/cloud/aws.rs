@@ -186,6 +186,12 @@ fn elb_tags(tags: &Tags) -> Vec<elbv2::types::Tag> {
         .collect()
 }
 
+fn ec2_tags(tags: &Tags) -> Vec<aws_sdk_ec2::types::Tag> {
+    tags.iter()
+        .map(|(k, v)| aws_sdk_ec2::types::Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
 fn forward_action(
     target_groups: &[WeightedTargetGroup],
     like: Option<&elbv2::types::Action>,
@@ -800,14 +806,10 @@ impl Cloud for AwsCloud {
     async fn run_instances(&self, request: &NewInstances) -> CloudResult<Vec<String>> {
         use aws_sdk_ec2::types::{
             IamInstanceProfileSpecification, InstanceType, LaunchTemplateSpecification,
-            ResourceType, Tag, TagSpecification,
+            ResourceType, TagSpecification,
         };
         use base64::Engine;
-        let tags: Vec<Tag> = request
-            .tags
-            .iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build())
-            .collect();
+        let tags = ec2_tags(&request.tags);
         let tag_specifications = [ResourceType::Instance, ResourceType::Volume].map(|kind| {
             TagSpecification::builder()
                 .resource_type(kind)
@@ -1032,11 +1034,8 @@ impl Cloud for AwsCloud {
     }
 
     async fn create_lock(&self, name: &str, tags: &Tags) -> CloudResult<String> {
-        use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
-        let tags: Vec<Tag> = tags
-            .iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build())
-            .collect();
+        use aws_sdk_ec2::types::{ResourceType, TagSpecification};
+        let tags = ec2_tags(tags);
         let created = self
             .ec2
             .create_key_pair()
@@ -1077,15 +1076,10 @@ impl Cloud for AwsCloud {
     }
 
     async fn tag_lock(&self, id: &str, tags: &Tags) -> CloudResult<()> {
-        use aws_sdk_ec2::types::Tag;
         self.ec2
             .create_tags()
             .resources(id)
-            .set_tags(Some(
-                tags.iter()
-                    .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                    .collect(),
-            ))
+            .set_tags(Some(ec2_tags(tags)))
             .send()
             .await
             .map_err(|e| cloud_error("CreateTags", e))?;

@@ -194,11 +194,15 @@ pub async fn finalize(
         .iter()
         .filter(|r| r.release != green.release)
     {
-        let removed =
-            destroy_release(cloud, observed, release, deregistration_delay, printer).await?;
-        done.releases_removed.push(release.release.clone());
-        done.instances_terminated += removed.instances;
-        done.target_groups_deleted += removed.target_groups;
+        destroy_release(
+            cloud,
+            observed,
+            release,
+            deregistration_delay,
+            printer,
+            &mut done,
+        )
+        .await?;
     }
     Ok(done)
 }
@@ -264,11 +268,15 @@ pub async fn destroy(
     }
     remove_health_rules(cloud, observed).await?;
     for release in &observed.releases {
-        let removed =
-            destroy_release(cloud, observed, release, deregistration_delay, printer).await?;
-        done.releases_removed.push(release.release.clone());
-        done.instances_terminated += removed.instances;
-        done.target_groups_deleted += removed.target_groups;
+        destroy_release(
+            cloud,
+            observed,
+            release,
+            deregistration_delay,
+            printer,
+            &mut done,
+        )
+        .await?;
     }
     Ok(done)
 }
@@ -289,12 +297,17 @@ async fn destroy_release(
     release: &ObservedRelease,
     deregistration_delay: Option<Duration>,
     printer: &Printer,
-) -> Result<Removed> {
+    done: &mut Done,
+) -> Result<()> {
     let stack = teardown::Stack {
         app: observed.app.clone(),
         release: release.release.clone(),
         target_group_arn: release.target_group.as_ref().map(|tg| tg.arn.clone()),
         deregistration_delay: deregistration_delay.unwrap_or(DEFAULT_DEREGISTRATION_DELAY),
     };
-    teardown::destroy(cloud, &stack, printer).await
+    let removed: Removed = teardown::destroy(cloud, &stack, printer).await?;
+    done.releases_removed.push(release.release.clone());
+    done.instances_terminated += removed.instances;
+    done.target_groups_deleted += removed.target_groups;
+    Ok(())
 }
